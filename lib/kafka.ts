@@ -1,0 +1,285 @@
+/**
+ * Kafka behind one small interface, so the client library (kafkajs today) can be swapped in this
+ * file alone: connection options, a keyed idempotent producer, a batch consumer that commits
+ * only what the caller has finished, and the admin calls the runtime needs.
+ *
+ * @example
+ * ```ts
+ * const kafka = createKafka(values, log);
+ * const producer = await openProducer(kafka);
+ * await producer.send("market.ticks", [{ key: "AAPL", value: "{...}", headers: {} }]);
+ * ```
+ * @module
+ */
+import kafkajs from "kafkajs";
+import type { Consumer, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from "kafkajs";
+import { bool, name, oneOf, secret, str } from "./config.ts";
+import type { Logger } from "./log.ts";
+
+const { Kafka: KafkaClient, logLevel, CompressionTypes } = kafkajs;
+
+/** Connection options every Kafka-using worker reads. */
+export const kafkaOptions = {
+  kafkaBrokers: str("KAFKA_BROKERS", "comma-separated bootstrap brokers", "127.0.0.1:9092"),
+  kafkaClientId: str("KAFKA_CLIENT_ID", "client id prefix sent to the brokers", "marketdata"),
+  kafkaSsl: bool("KAFKA_SSL", "connect with TLS", false),
+  kafkaSslCaFile: str("KAFKA_SSL_CA_FILE", "PEM file of the CA that signed the brokers", ""),
+  kafkaSaslMechanism: oneOf(
+    "KAFKA_SASL_MECHANISM",
+    "SASL mechanism",
+    ["none", "plain", "scram-sha-256", "scram-sha-512"] as const,
+    "none",
+  ),
+  kafkaSaslUsername: str("KAFKA_SASL_USERNAME", "SASL user name", ""),
+  kafkaSaslPassword: secret("KAFKA_SASL_PASSWORD", "SASL password"),
+};
+
+/** Values of {@link kafkaOptions}. */
+export interface KafkaConnection {
+  kafkaBrokers: string;
+  kafkaClientId: string;
+  kafkaSsl: boolean;
+  kafkaSslCaFile: string;
+  kafkaSaslMechanism: "none" | "plain" | "scram-sha-256" | "scram-sha-512";
+  kafkaSaslUsername: string;
+  kafkaSaslPassword: string;
+}
+
+/** The topic-name option of a trigger or output (allow-listed characters only). */
+export const topicOption = (env: string, help: string, fallback: string) =>
+  name(env, help, fallback);
+
+/** A record as consumed; `value` is the raw payload. */
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+/** A record to produce; `value` is already encoded. */
+export interface OutgoingRecord {
+  key: string;
+  value: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+/** Creates the client; kafkajs' own log lines go through our logger. */
+export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = ""): Kafka {
+  const config: KafkaConfig = {
+    clientId: `${conn.kafkaClientId}${clientSuffix ? "-" + clientSuffix : ""}`,
+    brokers: conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean),
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }: LogEntry) => {
+      const { message, ...rest } = entry;
+      const ctx = { component: `kafkajs.${entry.namespace}`, ...rest };
+      if (level <= logLevel.ERROR) log.error(message, ctx);
+      else log.warn(message, ctx);
+    },
+  };
+  if (conn.kafkaSsl) {
+    config.ssl = conn.kafkaSslCaFile ? { ca: [Deno.readTextFileSync(conn.kafkaSslCaFile)] } : true;
+  }
+  if (conn.kafkaSaslMechanism !== "none") {
+    config.sasl = {
+      mechanism: conn.kafkaSaslMechanism,
+      username: conn.kafkaSaslUsername,
+      password: conn.kafkaSaslPassword,
+    } as SASLOptions;
+  }
+  return new KafkaClient(config);
+}
+
+/** A connected producer. `send` resolves once every broker acknowledged (acks=all). */
+export interface RecordProducer {
+  send(topic: string, records: OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an idempotent producer (acks=all, one request in flight per connection), so a retried
+ * send never duplicates a record in the log.
+ */
+export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: true,
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  return {
+    async send(topic, records) {
+      if (records.length === 0) return;
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.None,
+        messages: records.map((r) => ({ key: r.key, value: r.value as string, headers: r.headers })),
+      });
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+/** Creates `topics` if missing (idempotent); partitions apply to new topics only. */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: { topic: string; partitions: number; compacted?: boolean }[],
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions,
+        replicationFactor: -1,
+        configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+      })),
+    });
+  } catch (error) {
+    // Two workers creating the same topic at once is fine.
+    if (!String((error as Error).message).includes("already exists")) throw error;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Per partition: the high-water mark now and the group's committed offset (-1 if none). */
+export async function partitionPositions(
+  kafka: Kafka,
+  topic: string,
+  group: string,
+): Promise<Map<number, { high: bigint; committed: bigint }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const highs = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const byPartition = new Map<number, { high: bigint; committed: bigint }>();
+    for (const h of highs) byPartition.set(h.partition, { high: BigInt(h.high), committed: -1n });
+    for (const c of committed?.partitions ?? []) {
+      const entry = byPartition.get(c.partition);
+      if (entry) entry.committed = BigInt(c.offset);
+    }
+    return byPartition;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Batch consumption settings (AWS Lambda's event-source mapping words). */
+export interface ConsumeOptions {
+  topic: string;
+  group: string;
+  /** Most records handed to `onBatch` at once. */
+  batchSize: number;
+  /** How long a fetch may wait for `batchSize` records to arrive. */
+  batchWindowMs: number;
+}
+
+/** One partition's slice of records, all from the same topic-partition, in offset order. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: KafkaRecord[];
+  highWatermark: bigint;
+}
+
+/** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
+export interface BatchConsumer {
+  stop(): Promise<void>;
+  /** Resolves when the consumer crashed on its own (kafkajs gave up); never on `stop()`. */
+  crashed: Promise<Error>;
+}
+
+function toRecord(topic: string, partition: number, m: kafkajs.KafkaMessage): KafkaRecord {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key ? m.key.toString() : null,
+    value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : null,
+    headers,
+    timestamp: m.timestamp,
+  };
+}
+
+/**
+ * Consumes `topic` in the group. `onBatch` is called per partition slice of at most `batchSize`
+ * records; when it resolves, the offset after its last record is committed. When it throws,
+ * nothing is committed and the consumer stops fetching (the caller decides what happens next).
+ */
+export async function consumeBatches(
+  kafka: Kafka,
+  options: ConsumeOptions,
+  onBatch: (batch: PartitionBatch) => Promise<void>,
+  onCommitted: (partition: number, nextOffset: bigint) => void = () => {},
+): Promise<BatchConsumer> {
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.group,
+    maxWaitTimeInMs: options.batchWindowMs,
+    // Let the broker hold the fetch until a batch's worth (roughly) has arrived or the window ends.
+    minBytes: Math.min(options.batchSize * 64, 1 << 20),
+    maxBytesPerPartition: 4 << 20,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    retry: { retries: 5, initialRetryTime: 300 },
+  });
+  let crash: (error: Error) => void = () => {};
+  const crashed = new Promise<Error>((resolve) => (crash = resolve));
+  let stopping = false;
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!stopping) crash(event.payload.error);
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { topic, partition } = batch;
+      const messages = batch.messages;
+      for (let i = 0; i < messages.length; i += options.batchSize) {
+        if (!isRunning() || isStale() || stopping) return;
+        const slice = messages.slice(i, i + options.batchSize);
+        await onBatch({
+          topic,
+          partition,
+          records: slice.map((m) => toRecord(topic, partition, m)),
+          highWatermark: BigInt(batch.highWatermark),
+        });
+        const last = slice[slice.length - 1].offset;
+        const next = BigInt(last) + 1n;
+        await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+        resolveOffset(last);
+        onCommitted(partition, next);
+        await heartbeat();
+      }
+    },
+  });
+  return {
+    crashed,
+    async stop() {
+      stopping = true;
+      await consumer.stop();
+      await consumer.disconnect();
+    },
+  };
+}
