@@ -30,7 +30,12 @@ export function parseCommandLine(args: string[], booleanFlags: string[]): Comman
     const match = /^--([a-z0-9][a-z0-9-]*)/.exec(arg);
     if (match && !options[match[1]]) options[match[1]] = { type: "string" };
   }
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options,
+    allowPositionals: true,
+    strict: true,
+  });
   const flags: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined) flags[name] = String(value);

@@ -27,6 +27,8 @@ export interface OptionSpec<T> {
   default?: string;
   /** Secret values may come from `${env}_FILE` and are never printed. */
   secret?: boolean;
+  /** For secrets: a file read when neither `NAME` nor `NAME_FILE` is set and it exists. */
+  defaultFile?: string;
   /** A flag that takes no value (`--once` rather than `--once true`). */
   isSwitch?: boolean;
   parse(raw: string): T;
@@ -46,9 +48,12 @@ export function str(env: string, help: string, fallback?: string): OptionSpec<st
   return { env, help, default: fallback, parse: (raw) => raw };
 }
 
-/** A secret: `NAME` or `NAME_FILE`; empty default means "not set". */
-export function secret(env: string, help: string): OptionSpec<string> {
-  return { env, help, default: "", secret: true, parse: (raw) => raw };
+/**
+ * A secret: `NAME` or `NAME_FILE`, else `defaultFile` if it exists (the native mode's generated
+ * password); empty means "not set".
+ */
+export function secret(env: string, help: string, defaultFile?: string): OptionSpec<string> {
+  return { env, help, default: "", secret: true, defaultFile, parse: (raw) => raw };
 }
 
 /** An integer option with optional bounds. */
@@ -199,7 +204,13 @@ export function resolveOptions<S extends OptionSpecs>(
     const flag = flagName(spec.env);
     let raw: string | undefined = sources.flags[flag] ?? sources.env[spec.env];
     let origin = sources.flags[flag] !== undefined ? `--${flag}` : spec.env;
-    const file = sources.env[`${spec.env}_FILE`];
+    let file = sources.env[`${spec.env}_FILE`];
+    if (raw === undefined && spec.secret && !file && spec.defaultFile) {
+      try {
+        Deno.statSync(spec.defaultFile);
+        file = spec.defaultFile;
+      } catch { /* no native secret: the option stays unset */ }
+    }
     if (raw === undefined && spec.secret && file) {
       origin = `${spec.env}_FILE`;
       try {

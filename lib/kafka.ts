@@ -76,11 +76,15 @@ export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = "
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }: LogEntry) => {
-      const { message, ...rest } = entry;
-      const ctx = { component: `kafkajs.${entry.namespace}`, ...rest };
-      if (level <= logLevel.ERROR) log.error(message, ctx);
-      else log.warn(message, ctx);
+    logCreator: () => ({ namespace, level, log: entry }: LogEntry) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = entry;
+      // Bounded retries are deliberate: a broker that stays away must stop the worker, and the
+      // stores' idempotent upserts absorb the rare duplicate a retried send could make.
+      if (message.startsWith("Limiting retries for the idempotent producer")) return;
+      // kafkajs reports each retriable protocol error as an error; the runtime reports what
+      // is fatal, so these are warnings.
+      const ctx = { component: `kafkajs.${namespace}`, kafkaLevel: level, ...rest };
+      log.warn(message, ctx);
     },
   };
   if (conn.kafkaSsl) {
@@ -121,7 +125,11 @@ export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
         topic,
         acks: -1,
         compression: CompressionTypes.None,
-        messages: records.map((r) => ({ key: r.key, value: r.value as string, headers: r.headers })),
+        messages: records.map((r) => ({
+          key: r.key,
+          value: r.value as string,
+          headers: r.headers,
+        })),
       });
     },
     close: () => producer.disconnect(),
@@ -145,7 +153,13 @@ export async function ensureTopics(
         topic: t.topic,
         numPartitions: t.partitions,
         replicationFactor: -1,
-        configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+        // State values can outgrow the 1 MB default: allow 16 MB on compacted (state) topics.
+        configEntries: t.compacted
+          ? [{ name: "cleanup.policy", value: "compact" }, {
+            name: "max.message.bytes",
+            value: String(16 << 20),
+          }]
+          : [],
       })),
     });
   } catch (error) {
@@ -282,4 +296,56 @@ export async function consumeBatches(
       await consumer.disconnect();
     },
   };
+}
+
+/**
+ * Reads every partition of `topic` from the beginning up to the high-water marks of now and
+ * returns the latest value per key (a null value deletes): the view of a compacted topic.
+ */
+export async function readTopicToEnd(
+  kafka: Kafka,
+  topic: string,
+): Promise<Map<string, Uint8Array>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const values = new Map<string, Uint8Array>();
+  const groupId = `reader-${topic}-${crypto.randomUUID()}`;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const remaining = new Map<number, bigint>();
+    for (const o of offsets) {
+      if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
+    }
+    if (remaining.size === 0) return values;
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let done: () => void = () => {};
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const key = m.key?.toString() ?? "";
+            if (m.value === null) values.delete(key);
+            else values.set(key, new Uint8Array(m.value));
+          }
+          const last = batch.messages.at(-1);
+          const target = remaining.get(batch.partition);
+          if (last && target !== undefined && BigInt(last.offset) + 1n >= target) {
+            remaining.delete(batch.partition);
+          }
+          if (remaining.size === 0) done();
+        },
+      });
+      await finished;
+    } finally {
+      await consumer.disconnect();
+    }
+    await admin.deleteGroups([groupId]).catch(() => {});
+    return values;
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -44,7 +44,9 @@ function parseField(text: string, field: (typeof fields)[number]): Set<number> {
     if (lo < field.min || hi > field.max || lo > hi || step < 1) {
       throw new Error(`${field.name} field "${text}" is out of range ${field.min}-${field.max}`);
     }
-    for (let v: number = lo; v <= hi; v += step) out.add(field.name === "day-of-week" && v === 7 ? 0 : v);
+    for (let v: number = lo; v <= hi; v += step) {
+      out.add(field.name === "day-of-week" && v === 7 ? 0 : v);
+    }
   }
   return out;
 }

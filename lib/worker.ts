@@ -38,6 +38,7 @@ import {
   type BatchConsumer,
   consumeBatches,
   createKafka,
+  ensureTopics,
   type KafkaConnection,
   kafkaOptions,
   type KafkaRecord,
@@ -73,6 +74,11 @@ export interface OutputSpec<C extends { close(): Promise<void> }> {
   open(ctx: RuntimeContext): Promise<C>;
 }
 
+const topicPartitions = int("TOPIC_PARTITIONS", "partitions of topics this worker creates", 6, {
+  min: 1,
+  max: 1000,
+});
+
 /** Kafka output: `send()` produces keyed records and resolves when the brokers acknowledged. */
 export interface KafkaOutput {
   topic: string;
@@ -83,9 +89,10 @@ export interface KafkaOutput {
 /** A keyed Kafka producer output on the topic named by `topic` (an option, so it is configurable). */
 export function kafkaOutput(topic: OptionSpec<string>): OutputSpec<KafkaOutput> {
   return {
-    options: { [`topic:${topic.env}`]: topic, ...kafkaOptions },
+    options: { [`topic:${topic.env}`]: topic, ...kafkaOptions, topicPartitions },
     async open(ctx) {
       const name = ctx.options[`topic:${topic.env}`] as string;
+      await ensureTopics(ctx.kafka(), [{ topic: name, partitions: ctx.options.topicPartitions }]);
       const producer = await openProducer(ctx.kafka());
       return {
         topic: name,
@@ -162,6 +169,16 @@ export interface HandlerContext<V, O> {
   signal: AbortSignal;
   /** Sends one consumed record to the dead-letter topic (Kafka trigger only). */
   deadLetter(record: KafkaRecord, error: RecordError): Promise<void>;
+  /** The partition slice being handled, dead letters included (Kafka trigger only). */
+  source?: BatchSource;
+}
+
+/** Where a batch came from: one topic-partition, offsets first..last inclusive. */
+export interface BatchSource {
+  topic: string;
+  partition: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
 }
 
 interface Common<S extends OptionSpecs, O> {
@@ -368,8 +385,9 @@ class Runtime {
     this.metrics.ready.set(this.ready ? 1 : 0);
   }
 
-  context(): HandlerContext<AnyValues, Record<string, unknown>> {
+  context(source?: BatchSource): HandlerContext<AnyValues, Record<string, unknown>> {
     return {
+      source,
       options: this.options,
       outputs: this.#outputs as never,
       log: this.log,
@@ -481,8 +499,7 @@ class Runtime {
       });
       return;
     }
-    const once = () =>
-      def.trigger.kind === "kafka" ? this.drain(true) : this.invoke(new Date());
+    const once = () => def.trigger.kind === "kafka" ? this.drain(true) : this.invoke(new Date());
     if (this.cron) {
       await this.onSchedule(this.cron, once);
     } else if (this.options.once || def.trigger.kind === "invoke") {
@@ -580,7 +597,9 @@ class Runtime {
       this.#wake();
     });
     // Other replicas of the group may finish partitions for us; poll the group's commits too.
-    const poll = untilEnd ? setInterval(() => this.refreshRemaining(topic, group, remaining!), 1000) : 0;
+    const poll = untilEnd
+      ? setInterval(() => this.refreshRemaining(topic, group, remaining!), 1000)
+      : 0;
     if (!done()) await finished;
     clearInterval(poll);
     const consumer = this.#consumer;
@@ -624,7 +643,13 @@ class Runtime {
             await this.deadLetter(record, error);
           }
         }
-        if (messages.length > 0) await def.handle(messages, this.context() as never);
+        const source = {
+          topic: batch.topic,
+          partition: batch.partition,
+          firstOffset: BigInt(first),
+          lastOffset: BigInt(last),
+        };
+        if (messages.length > 0) await def.handle(messages, this.context(source) as never);
       }, {
         attempts: options.maxRetryAttempts,
         baseMs: options.retryBaseMs,

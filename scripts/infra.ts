@@ -79,7 +79,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, seconds: num
   try {
     tail = (await Deno.readTextFile(log)).split("\n").slice(-25).join("\n");
   } catch { /* no log yet */ }
-  throw new Error(`${what} did not become healthy within ${seconds}s; last lines of ${log}:\n${tail}`);
+  throw new Error(
+    `${what} did not become healthy within ${seconds}s; last lines of ${log}:\n${tail}`,
+  );
 }
 
 /** Starts a detached process (own session, survives this script) and records its pid. */
@@ -212,14 +214,17 @@ const kafka: Service = {
 
 // The test framework's runner jars are left off the classpath: with randomizedtesting present,
 // Elasticsearch's Randomness insists on a test context that a standalone node does not have.
-const esTestRunnerJars = /^(randomizedtesting|junit|lucene-test-framework|mockito|byte-buddy|objenesis|hamcrest|mocksocket)/;
+const esTestRunnerJars =
+  /^(randomizedtesting|junit|lucene-test-framework|mockito|byte-buddy|objenesis|hamcrest|mocksocket)/;
 
 const elasticsearch: Service = {
   name: "elasticsearch",
   port: Number(env.ELASTICSEARCH_PORT),
   url: `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`,
   healthy: () =>
-    httpOk(`http://127.0.0.1:${env.ELASTICSEARCH_PORT}/_cluster/health?wait_for_status=yellow&timeout=1s`),
+    httpOk(
+      `http://127.0.0.1:${env.ELASTICSEARCH_PORT}/_cluster/health?wait_for_status=yellow&timeout=1s`,
+    ),
   async start() {
     const dir = `${native}/elasticsearch`;
     const libs = `${dir}/libs`;
@@ -398,7 +403,9 @@ async function up(selected: Service[]) {
     }
     const started = Date.now();
     await s.start();
-    console.log(`${s.name.padEnd(14)} started in ${((Date.now() - started) / 1000).toFixed(1)}s ${s.url}`);
+    console.log(
+      `${s.name.padEnd(14)} started in ${((Date.now() - started) / 1000).toFixed(1)}s ${s.url}`,
+    );
   }));
   const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
   for (const f of failed) console.error(String(f.reason?.message ?? f.reason));
@@ -421,7 +428,9 @@ if (import.meta.main) {
   const selected = names.length ? services.filter((s) => names.includes(s.name)) : services;
   const unknown = names.filter((n) => !services.some((s) => s.name === n));
   if (unknown.length) {
-    console.error(`unknown service ${unknown.join(", ")}; known: ${services.map((s) => s.name).join(", ")}`);
+    console.error(
+      `unknown service ${unknown.join(", ")}; known: ${services.map((s) => s.name).join(", ")}`,
+    );
     Deno.exit(2);
   }
   if (command === "up") await up(selected);
@@ -432,7 +441,9 @@ if (import.meta.main) {
     }
   } else if (command === "status") Deno.exit((await status(selected)) ? 0 : 1);
   else {
-    console.error("usage: deno task infra up|down|status [kafka|elasticsearch|postgres|prometheus ...]");
+    console.error(
+      "usage: deno task infra up|down|status [kafka|elasticsearch|postgres|prometheus ...]",
+    );
     Deno.exit(2);
   }
 }

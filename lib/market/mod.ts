@@ -1,0 +1,13 @@
+/**
+ * Pure market-data code (no I/O): records and validation, the sources' parsers, bars and
+ * indicators.
+ * @module
+ */
+export * from "./record.ts";
+export * from "./intervals.ts";
+export * from "./indicators.ts";
+export * from "./bars.ts";
+export * from "./csv.ts";
+export * from "./synthetic.ts";
+export * from "./alphavantage_format.ts";
+export * from "./tables.ts";

@@ -1,0 +1,283 @@
+/**
+ * The records on the wire: ticks and daily bars in (`market.ticks`), bars with indicators out
+ * (`market.bars`). JSON payloads; the schema version and record type travel in Kafka headers.
+ * Validation names the failing field and throws a {@link RecordError}.
+ *
+ * @example
+ * ```ts
+ * const { key, value, headers } = encodeTick({ symbol: "AAPL", ts: Date.UTC(2024, 0, 2), price: 185.2, size: 100 });
+ * const tick = decodeInput(new TextEncoder().encode(value), headers); // { kind: "tick", ... }
+ * ```
+ * @module
+ */
+import { RecordError } from "../record_error.ts";
+import type { IndicatorBar } from "./bars.ts";
+import { type Interval, INTERVALS } from "./intervals.ts";
+
+/** The only schema version this code reads and writes. */
+export const SCHEMA_VERSION = "1";
+export const headerNames = { schemaVersion: "schema-version", recordType: "record-type" } as const;
+
+/** A trade: price and size at a time (ms since the epoch, UTC). */
+export interface Tick {
+  symbol: string;
+  ts: number;
+  price: number;
+  size: number;
+}
+
+/** OHLCV of one period as a source reports it (for example a daily row of a CSV). */
+export interface SourceBar {
+  symbol: string;
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+export type InputRecord = ({ kind: "tick" } & Tick) | ({ kind: "bar" } & SourceBar);
+
+// 1900..2199 covers any market history and catches seconds-vs-milliseconds mix-ups.
+const MIN_TS = Date.UTC(1900, 0, 1);
+const MAX_TS = Date.UTC(2200, 0, 1);
+const SYMBOL = /^[A-Za-z0-9^.=_-]{1,20}$/;
+
+function field(obj: Record<string, unknown>, name: string): unknown {
+  if (!(name in obj)) throw new RecordError(`missing field ${name}`, name, `missing-${name}`);
+  return obj[name];
+}
+
+function finite(obj: Record<string, unknown>, name: string): number {
+  const value = field(obj, name);
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new RecordError(`${name} must be a finite number`, name);
+  }
+  return value;
+}
+
+function positive(obj: Record<string, unknown>, name: string): number {
+  const value = finite(obj, name);
+  if (value <= 0) throw new RecordError(`${name} must be positive, got ${value}`, name);
+  return value;
+}
+
+function nonNegative(obj: Record<string, unknown>, name: string): number {
+  const value = finite(obj, name);
+  if (value < 0) throw new RecordError(`${name} must not be negative, got ${value}`, name);
+  return value;
+}
+
+function symbol(obj: Record<string, unknown>): string {
+  const value = field(obj, "symbol");
+  if (typeof value !== "string" || !SYMBOL.test(value)) {
+    throw new RecordError("symbol must be 1-20 of A-Z a-z 0-9 ^ . = _ -", "symbol");
+  }
+  return value;
+}
+
+function timestamp(obj: Record<string, unknown>): number {
+  const value = field(obj, "ts");
+  const ts = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)
+    ? Date.parse(value)
+    : NaN;
+  if (Number.isNaN(ts)) throw new RecordError("ts must be an ISO-8601 UTC timestamp", "ts");
+  if (ts < MIN_TS || ts >= MAX_TS) {
+    throw new RecordError(`ts ${value} is outside 1900-2199`, "ts", "out-of-range-ts");
+  }
+  return ts;
+}
+
+/** Checks a tick's fields; throws RecordError naming the first bad one. */
+export function validateTick(obj: Record<string, unknown>): Tick {
+  return {
+    symbol: symbol(obj),
+    ts: timestamp(obj),
+    price: positive(obj, "price"),
+    size: nonNegative(obj, "size"),
+  };
+}
+
+/** Checks a source bar: positive prices, low ≤ open, close ≤ high, volume ≥ 0. */
+export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
+  const bar = {
+    symbol: symbol(obj),
+    ts: timestamp(obj),
+    open: positive(obj, "open"),
+    high: positive(obj, "high"),
+    low: positive(obj, "low"),
+    close: positive(obj, "close"),
+    volume: nonNegative(obj, "volume"),
+  };
+  if (bar.high < bar.low) {
+    throw new RecordError(`high ${bar.high} is below low ${bar.low}`, "high", "high-below-low");
+  }
+  for (const name of ["open", "close"] as const) {
+    if (bar[name] < bar.low || bar[name] > bar.high) {
+      throw new RecordError(
+        `${name} ${bar[name]} is outside [low ${bar.low}, high ${bar.high}]`,
+        name,
+        `${name}-outside-range`,
+      );
+    }
+  }
+  return bar;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses a payload as a JSON object; invalid UTF-8, bad JSON or a non-object is a RecordError. */
+export function parseJsonObject(value: Uint8Array | null): Record<string, unknown> {
+  if (value === null || value.length === 0) {
+    throw new RecordError("empty payload", undefined, "empty");
+  }
+  if (value.length > 64 * 1024) {
+    throw new RecordError(
+      `payload of ${value.length} bytes exceeds 64 KiB`,
+      undefined,
+      "too-large",
+    );
+  }
+  let text: string;
+  try {
+    text = decoder.decode(value);
+  } catch {
+    throw new RecordError("payload is not valid UTF-8", undefined, "invalid-utf8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RecordError("payload is not valid JSON", undefined, "invalid-json");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RecordError("payload must be a JSON object", undefined, "not-an-object");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Checks the schema-version header; unknown or missing versions are record errors. */
+export function checkSchemaVersion(headers: Record<string, string>): void {
+  const version = headers[headerNames.schemaVersion];
+  if (version === undefined) {
+    throw new RecordError("missing schema-version header", undefined, "missing-schema-version");
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new RecordError(
+      `unknown schema version ${JSON.stringify(version.slice(0, 20))}`,
+      undefined,
+      "unknown-schema-version",
+    );
+  }
+}
+
+/** Decodes and validates one record of the input topic. */
+export function decodeInput(
+  value: Uint8Array | null,
+  headers: Record<string, string>,
+): InputRecord {
+  checkSchemaVersion(headers);
+  const obj = parseJsonObject(value);
+  const type = headers[headerNames.recordType];
+  if (type === "tick") return { kind: "tick", ...validateTick(obj) };
+  if (type === "bar") return { kind: "bar", ...validateSourceBar(obj) };
+  throw new RecordError(
+    `unknown record type ${JSON.stringify(String(type).slice(0, 20))}`,
+    undefined,
+    "unknown-record-type",
+  );
+}
+
+/** An encoded record: key, JSON value, headers. */
+export interface Encoded {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+function encode(type: string, key: string, body: Record<string, unknown>): Encoded {
+  return {
+    key,
+    value: JSON.stringify(body),
+    headers: { [headerNames.schemaVersion]: SCHEMA_VERSION, [headerNames.recordType]: type },
+  };
+}
+
+/** A tick for the input topic, keyed by symbol so one symbol stays in one partition, in order. */
+export function encodeTick(t: Tick): Encoded {
+  return encode("tick", t.symbol, {
+    symbol: t.symbol,
+    ts: new Date(t.ts).toISOString(),
+    price: t.price,
+    size: t.size,
+  });
+}
+
+/** A source bar for the input topic, keyed by symbol. */
+export function encodeSourceBar(b: SourceBar): Encoded {
+  return encode("bar", b.symbol, {
+    symbol: b.symbol,
+    ts: new Date(b.ts).toISOString(),
+    open: b.open,
+    high: b.high,
+    low: b.low,
+    close: b.close,
+    volume: b.volume,
+  });
+}
+
+/** A bar with indicators for `market.bars`, keyed by symbol (per-symbol order holds downstream). */
+export function encodeBar(b: IndicatorBar): Encoded {
+  return encode("bar-indicators", b.symbol, {
+    ...b,
+    start: new Date(b.start).toISOString(),
+  });
+}
+
+const indicatorFields = ["ret", "logRet", "sma", "ema", "rsi", "volatility", "zscore"] as const;
+
+function nullableFinite(obj: Record<string, unknown>, name: string): number | null {
+  const value = field(obj, name);
+  if (value === null) return null;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new RecordError(`${name} must be a finite number or null`, name);
+  }
+  return value;
+}
+
+/** Decodes and validates one record of `market.bars` (the sink's input). */
+export function decodeBar(value: Uint8Array | null, headers: Record<string, string>): IndicatorBar {
+  checkSchemaVersion(headers);
+  if (headers[headerNames.recordType] !== "bar-indicators") {
+    throw new RecordError("record-type must be bar-indicators", undefined, "unknown-record-type");
+  }
+  const obj = parseJsonObject(value);
+  const interval = field(obj, "interval");
+  if (typeof interval !== "string" || !(INTERVALS as readonly string[]).includes(interval)) {
+    throw new RecordError(`interval must be one of ${INTERVALS.join(", ")}`, "interval");
+  }
+  const start = timestamp({ ts: field(obj, "start") });
+  const source = validateSourceBar({ ...obj, ts: obj.start });
+  const bar: IndicatorBar = {
+    symbol: source.symbol,
+    interval: interval as Interval,
+    start,
+    open: source.open,
+    high: source.high,
+    low: source.low,
+    close: source.close,
+    volume: source.volume,
+    trades: nullableFinite(obj, "trades"),
+    vwap: nullableFinite(obj, "vwap"),
+    ret: null,
+    logRet: null,
+    sma: null,
+    ema: null,
+    rsi: null,
+    volatility: null,
+    zscore: null,
+  };
+  for (const name of indicatorFields) bar[name] = nullableFinite(obj, name);
+  return bar;
+}

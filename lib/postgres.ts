@@ -1,0 +1,174 @@
+/**
+ * PostgreSQL through node-postgres: connection options (password from env or `*_FILE`, TLS),
+ * versioned migrations under an advisory lock, and batched upserts through `unnest` arrays
+ * (one round trip a batch, parameterized, no SQL built from values).
+ *
+ * @example
+ * ```ts
+ * const db = await openPostgres(options);
+ * await migrate(db.pool, migrations);
+ * await upsert(db.pool, "bars", barColumns, 3, rows);
+ * ```
+ * @module
+ */
+// @ts-types="@types/pg"
+import pg from "pg";
+import { bool, secret, str } from "./config.ts";
+import type { Cell } from "./market/tables.ts";
+import type { OutputSpec } from "./worker.ts";
+
+export const postgresOptions = {
+  postgresUrl: str(
+    "POSTGRES_URL",
+    "postgres://user@host:port/db (no password here)",
+    "postgres://market@127.0.0.1:5433/marketdata",
+  ),
+  postgresPassword: secret(
+    "POSTGRES_PASSWORD",
+    "PostgreSQL password",
+    ".native/secrets/postgres_password",
+  ),
+  postgresSsl: bool("POSTGRES_SSL", "connect with TLS", false),
+  postgresSslCaFile: str("POSTGRES_SSL_CA_FILE", "PEM file of the server's CA", ""),
+};
+
+export interface PostgresConnection {
+  postgresUrl: string;
+  postgresPassword: string;
+  postgresSsl: boolean;
+  postgresSslCaFile: string;
+}
+
+/** Creates a pool and checks that it connects (so start-up fails fast and clearly). */
+export async function openPostgres(o: PostgresConnection, max = 4): Promise<pg.Pool> {
+  const url = new URL(o.postgresUrl);
+  const pool = new pg.Pool({
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    database: url.pathname.replace(/^\//, ""),
+    password: o.postgresPassword || decodeURIComponent(url.password) || undefined,
+    ssl: o.postgresSsl
+      ? (o.postgresSslCaFile ? { ca: Deno.readTextFileSync(o.postgresSslCaFile) } : true)
+      : undefined,
+    max,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`cannot connect to PostgreSQL at ${url.host}: ${(error as Error).message}`);
+  }
+  return pool;
+}
+
+/** Applies the migrations not yet recorded, each in its own transaction. */
+export async function migrate(
+  pool: pg.Pool,
+  list: { version: number; name: string; sql: string }[],
+): Promise<number[]> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    // Two sinks starting together must not run the same migration twice.
+    await client.query("select pg_advisory_lock(727274)");
+    await client.query(
+      "create table if not exists schema_migrations (version int primary key, name text not null, applied_at timestamptz not null default now())",
+    );
+    const done = new Set(
+      (await client.query("select version from schema_migrations")).rows.map((r) => r.version),
+    );
+    for (const m of list) {
+      if (done.has(m.version)) continue;
+      await client.query("begin");
+      try {
+        await client.query(m.sql);
+        await client.query("insert into schema_migrations (version, name) values ($1, $2)", [
+          m.version,
+          m.name,
+        ]);
+        await client.query("commit");
+        applied.push(m.version);
+      } catch (error) {
+        await client.query("rollback");
+        throw error;
+      }
+    }
+  } finally {
+    await client.query("select pg_advisory_unlock(727274)").catch(() => {});
+    client.release();
+  }
+  return applied;
+}
+
+const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Inserts or updates `rows` in one statement. The first `keyCount` columns are the conflict key;
+ * the rest are overwritten. Rows with the same key in one call must already be deduplicated.
+ */
+export async function upsert(
+  pool: pg.Pool,
+  table: string,
+  columns: readonly (readonly [string, string])[],
+  keyCount: number,
+  rows: Cell[][],
+): Promise<void> {
+  if (rows.length === 0) return;
+  for (const name of [table, ...columns.map(([c]) => c)]) {
+    if (!identifier.test(name)) throw new Error(`not a safe identifier: ${name}`);
+  }
+  const names = columns.map(([c]) => `"${c}"`);
+  const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`);
+  const updates = columns.slice(keyCount).map(([c]) => `"${c}" = excluded."${c}"`);
+  const sql = `insert into ${table} (${names.join(", ")})
+    select * from unnest(${arrays.join(", ")})
+    on conflict (${names.slice(0, keyCount).join(", ")})
+    do update set ${updates.join(", ")}, updated_at = now()`;
+  const params = columns.map((_, i) => rows.map((r) => r[i]));
+  await pool.query(sql, params);
+}
+
+/** The opened PostgreSQL output: the pool, and upserts. */
+export interface PostgresOutput {
+  pool: pg.Pool;
+  upsert(
+    table: string,
+    columns: readonly (readonly [string, string])[],
+    keyCount: number,
+    rows: Cell[][],
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A PostgreSQL output; `migrations` are applied when it opens. */
+export function postgresOutput(
+  list: { version: number; name: string; sql: string }[],
+): OutputSpec<PostgresOutput> {
+  return {
+    options: postgresOptions,
+    async open(ctx) {
+      const pool = await openPostgres(ctx.options as PostgresConnection);
+      try {
+        const applied = await migrate(pool, list);
+        if (applied.length) ctx.log.info("migrations applied", { versions: applied });
+      } catch (error) {
+        await pool.end();
+        throw error;
+      }
+      return {
+        pool,
+        upsert: async (table, columns, keyCount, rows) => {
+          await upsert(pool, table, columns, keyCount, rows);
+          ctx.metrics.recordsOut.inc({ output: `postgres:${table}` }, rows.length);
+        },
+        close: () => pool.end(),
+      };
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * ingest — market data from a source into `market.ticks`, keyed by symbol.
+ *
+ * Sources: `csv` (a file or URL, Yahoo-style daily OHLCV or symbol,date,price), `alphavantage`
+ * (daily series over HTTP, key from ALPHAVANTAGE_API_KEY or ALPHAVANTAGE_API_KEY_FILE) and
+ * `synthetic` (seeded GBM ticks for load tests). Replays as fast as possible, or at ×N real time.
+ *
+ *   deno task ingest                                  # the bundled S&P 500 series
+ *   deno task ingest --source synthetic --synthetic-ticks 1000000
+ *   deno task ingest --schedule "0 22 * * 1-5" --source alphavantage --alphavantage-symbols IBM
+ */
+import { fetchDaily } from "../lib/alphavantage.ts";
+import { int, list, num, oneOf, secret, str } from "../lib/config.ts";
+import { topicOption } from "../lib/kafka.ts";
+import type { Logger } from "../lib/log.ts";
+import {
+  type Encoded,
+  encodeSourceBar,
+  encodeTick,
+  parseCsv,
+  type SourceBar,
+  syntheticTicks,
+} from "../lib/market/mod.ts";
+import { createProgress } from "../lib/progress.ts";
+import { sleep } from "../lib/retry.ts";
+import { defineWorker, invoke, kafkaOutput, run } from "../lib/worker.ts";
+
+const options = {
+  source: oneOf(
+    "SOURCE",
+    "where records come from",
+    ["csv", "alphavantage", "synthetic"] as const,
+    "csv",
+  ),
+  csvPath: str(
+    "CSV_PATH",
+    "CSV file path or http(s) URL",
+    "node_modules/vega-datasets/data/sp500-2000.csv",
+  ),
+  csvSymbol: str(
+    "CSV_SYMBOL",
+    "symbol of a date,open,high,... file (it has no symbol column)",
+    "SP500",
+  ),
+  replaySpeed: num("REPLAY_SPEED", "0 = as fast as possible; N = N× the records' own pace", 0, {
+    min: 0,
+  }),
+  produceBatchSize: int("PRODUCE_BATCH_SIZE", "records per produce request", 2000, { min: 1 }),
+  alphavantageUrl: str(
+    "ALPHAVANTAGE_URL",
+    "Alpha Vantage endpoint",
+    "https://www.alphavantage.co/query",
+  ),
+  alphavantageApiKey: secret("ALPHAVANTAGE_API_KEY", "Alpha Vantage API key"),
+  alphavantageSymbols: list("ALPHAVANTAGE_SYMBOLS", "symbols to fetch", "IBM", (s) => s),
+  syntheticSymbols: int("SYNTHETIC_SYMBOLS", "synthetic: number of symbols", 10, {
+    min: 1,
+    max: 1000,
+  }),
+  syntheticTicks: int("SYNTHETIC_TICKS", "synthetic: ticks to produce", 100_000, { min: 1 }),
+  syntheticSeed: int("SYNTHETIC_SEED", "synthetic: seed (same seed, same stream)", 42),
+  syntheticStart: str(
+    "SYNTHETIC_START",
+    "synthetic: first tick time (ISO-8601)",
+    "2024-01-02T14:30:00Z",
+  ),
+  syntheticStepMs: int("SYNTHETIC_STEP_MS", "synthetic: ms between ticks", 100, { min: 1 }),
+};
+
+type Options = {
+  [K in keyof typeof options]: ReturnType<(typeof options)[K]["parse"]>;
+};
+
+export const ingest = defineWorker({
+  name: "ingest",
+  description: "market data from a source into the ticks topic",
+  trigger: invoke(),
+  outputs: {
+    ticks: kafkaOutput(
+      topicOption("TICKS_TOPIC", "topic for ticks and daily bars", "market.ticks"),
+    ),
+  },
+  options,
+  httpPort: 9101,
+  async handle(_event, { options, outputs, log, signal }) {
+    const { total, records } = await readSource(options, log);
+    const progress = createProgress(`ingest ${options.source}`, total, log);
+    const pace = pacer(options.replaySpeed);
+    let batch: Encoded[] = [];
+    let sent = 0;
+    for (const { ts, record } of records) {
+      if (signal.aborted) break;
+      await pace(ts, signal);
+      batch.push(record);
+      if (batch.length >= options.produceBatchSize || options.replaySpeed > 0) {
+        await outputs.ticks.send(batch);
+        progress.add(batch.length);
+        sent += batch.length;
+        batch = [];
+      }
+    }
+    await outputs.ticks.send(batch);
+    progress.add(batch.length);
+    sent += batch.length;
+    progress.done();
+    log.info("ingest finished", {
+      records: sent,
+      topic: outputs.ticks.topic,
+      stopped: signal.aborted,
+    });
+  },
+});
+
+/** The chosen source as a sequence of encoded records with their event times. */
+async function readSource(
+  o: Options,
+  log: Logger,
+): Promise<{ total: number | null; records: Iterable<{ ts: number; record: Encoded }> }> {
+  const bars = (list: SourceBar[]) => list.map((b) => ({ ts: b.ts, record: encodeSourceBar(b) }));
+  if (o.source === "csv") {
+    const text = /^https?:\/\//.test(o.csvPath)
+      ? await (await fetch(o.csvPath)).text()
+      : await Deno.readTextFile(o.csvPath);
+    const parsed = parseCsv(text, o.csvSymbol);
+    for (const e of parsed.errors) {
+      log.warn("skipping unreadable CSV row", { file: o.csvPath, ...e });
+    }
+    log.info("read CSV", { file: o.csvPath, format: parsed.format, rows: parsed.bars.length });
+    // Long-format files list symbol after symbol; event time order is what a replay means.
+    const sorted = [...parsed.bars].sort((a, b) => a.ts - b.ts);
+    return { total: sorted.length, records: bars(sorted) };
+  }
+  if (o.source === "alphavantage") {
+    if (!o.alphavantageApiKey) {
+      throw new Error(
+        "ALPHAVANTAGE_API_KEY (or ALPHAVANTAGE_API_KEY_FILE) is required for --source alphavantage",
+      );
+    }
+    const all: SourceBar[] = [];
+    for (const symbol of o.alphavantageSymbols) {
+      all.push(
+        ...await fetchDaily({
+          baseUrl: o.alphavantageUrl,
+          apiKey: o.alphavantageApiKey,
+          symbol,
+          attempts: 6,
+          baseMs: 2000,
+          onRetry: (reason, attempt, delayMs) =>
+            log.warn("Alpha Vantage retry", {
+              symbol,
+              reason,
+              attempt,
+              delayMs: Math.round(delayMs),
+            }),
+        }),
+      );
+    }
+    return { total: all.length, records: bars(all.sort((a, b) => a.ts - b.ts)) };
+  }
+  const ticks = syntheticTicks({
+    seed: o.syntheticSeed,
+    symbols: o.syntheticSymbols,
+    start: Date.parse(o.syntheticStart),
+    stepMs: o.syntheticStepMs,
+  });
+  const records = function* () {
+    for (let i = 0; i < o.syntheticTicks; i++) {
+      const tick = ticks.next().value!;
+      yield { ts: tick.ts, record: encodeTick(tick) };
+    }
+  };
+  return { total: o.syntheticTicks, records: records() };
+}
+
+/** Waits so that records go out at `speed`× the pace of their timestamps (0: no waiting). */
+function pacer(speed: number) {
+  let first: { ts: number; at: number } | undefined;
+  return async (ts: number, signal: AbortSignal) => {
+    if (speed <= 0) return;
+    first ??= { ts, at: performance.now() };
+    const due = first.at + (ts - first.ts) / speed;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait, signal);
+  };
+}
+
+if (import.meta.main) await run(ingest);
