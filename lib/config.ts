@@ -216,7 +216,11 @@ export function resolveOptions<S extends OptionSpecs>(
       try {
         raw = readFile(file).trim();
       } catch (error) {
-        const why = error instanceof Deno.errors.NotFound ? "no such file" : "cannot be read";
+        const why = error instanceof Deno.errors.NotFound
+          ? "no such file"
+          : error instanceof Deno.errors.NotCapable
+          ? "is outside the paths this worker may read (--allow-read)"
+          : "cannot be read";
         throw new ConfigError(`${origin}: ${file} ${why}`);
       }
     }

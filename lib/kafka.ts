@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { Buffer } from "node:buffer";
 import kafkajs from "kafkajs";
 import type { Consumer, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from "kafkajs";
 import { bool, name, oneOf, secret, str } from "./config.ts";
@@ -125,9 +126,12 @@ export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
         topic,
         acks: -1,
         compression: CompressionTypes.None,
+        // kafkajs mis-encodes a plain Uint8Array (the broker rejects the batch): wrap it.
         messages: records.map((r) => ({
           key: r.key,
-          value: r.value as string,
+          value: typeof r.value === "string"
+            ? r.value
+            : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
           headers: r.headers,
         })),
       });
@@ -263,6 +267,9 @@ export async function consumeBatches(
   });
   await consumer.connect();
   await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+  // kafkajs' commitOffsets silently does nothing once stop() has begun, so stop() must wait for
+  // the slice in flight to be handled and committed before it tells kafkajs to stop.
+  let inFlight: Promise<void> = Promise.resolve();
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -273,17 +280,21 @@ export async function consumeBatches(
       for (let i = 0; i < messages.length; i += options.batchSize) {
         if (!isRunning() || isStale() || stopping) return;
         const slice = messages.slice(i, i + options.batchSize);
-        await onBatch({
-          topic,
-          partition,
-          records: slice.map((m) => toRecord(topic, partition, m)),
-          highWatermark: BigInt(batch.highWatermark),
-        });
-        const last = slice[slice.length - 1].offset;
-        const next = BigInt(last) + 1n;
-        await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-        resolveOffset(last);
-        onCommitted(partition, next);
+        const work = (async () => {
+          await onBatch({
+            topic,
+            partition,
+            records: slice.map((m) => toRecord(topic, partition, m)),
+            highWatermark: BigInt(batch.highWatermark),
+          });
+          const last = slice[slice.length - 1].offset;
+          const next = BigInt(last) + 1n;
+          await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+          resolveOffset(last);
+          onCommitted(partition, next);
+        })();
+        inFlight = work.catch(() => {});
+        await work;
         await heartbeat();
       }
     },
@@ -292,6 +303,7 @@ export async function consumeBatches(
     crashed,
     async stop() {
       stopping = true;
+      await inFlight;
       await consumer.stop();
       await consumer.disconnect();
     },
@@ -325,7 +337,7 @@ export async function readTopicToEnd(
       const finished = new Promise<void>((resolve) => (done = resolve));
       await consumer.run({
         autoCommit: false,
-        eachBatch: async ({ batch }) => {
+        eachBatch: ({ batch }) => {
           for (const m of batch.messages) {
             const key = m.key?.toString() ?? "";
             if (m.value === null) values.delete(key);
@@ -337,6 +349,7 @@ export async function readTopicToEnd(
             remaining.delete(batch.partition);
           }
           if (remaining.size === 0) done();
+          return Promise.resolve();
         },
       });
       await finished;
