@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { readAlphaVantageReply } from "../../lib/market/alphavantage_format.ts";
+import { parseCsv, parseDate } from "../../lib/market/csv.ts";
+import { syntheticTicks } from "../../lib/market/synthetic.ts";
+
+Deno.test("the Yahoo-style OHLCV CSV is read, bad rows reported with their line numbers", () => {
+  const csv = [
+    "date,open,high,low,close,adjclose,volume",
+    "2000-01-03,1469.25,1478,1438.359985,1455.219971,1455.219971,931800000",
+    "2000-02-31,1,1,1,1,1,1",
+    "2000-01-04,abc,1,1,1,1,1",
+    "2000-01-05,1,2",
+    "",
+  ].join("\n");
+  const r = parseCsv(csv, "SP500");
+  assert.equal(r.format, "ohlcv");
+  assert.deepEqual(r.bars, [{
+    symbol: "SP500",
+    ts: Date.UTC(2000, 0, 3),
+    open: 1469.25,
+    high: 1478,
+    low: 1438.359985,
+    close: 1455.219971,
+    volume: 931800000,
+  }]);
+  assert.deepEqual(r.errors.map((e) => e.line), [3, 4, 5]);
+  assert.match(r.errors[0].message, /not a date/);
+  assert.match(r.errors[1].message, /open "abc" is not a number/);
+  assert.match(r.errors[2].message, /expected 7 fields, got 3/);
+});
+
+Deno.test("the long format (symbol,date,price) becomes one-price bars", () => {
+  const r = parseCsv("symbol,date,price\nMSFT,Jan 1 2000,39.81\nIBM,Feb 1 2000,100.5\n", "ignored");
+  assert.equal(r.format, "long");
+  assert.deepEqual(r.bars[0], {
+    symbol: "MSFT",
+    ts: Date.UTC(2000, 0, 1),
+    open: 39.81,
+    high: 39.81,
+    low: 39.81,
+    close: 39.81,
+    volume: 0,
+  });
+  assert.equal(r.bars[1].symbol, "IBM");
+  assert.throws(() => parseCsv("a,b\n1,2", "X"), /unrecognised CSV header/);
+  assert.ok(Number.isNaN(parseDate("Feb 30 2000")));
+});
+
+Deno.test("synthetic ticks: the same seed gives the same stream, another seed another", () => {
+  const take = (seed: number) => {
+    const g = syntheticTicks({ seed, symbols: 4, start: Date.UTC(2024, 0, 2), stepMs: 100 });
+    return Array.from({ length: 200 }, () => g.next().value!);
+  };
+  assert.deepEqual(take(1), take(1));
+  assert.notDeepEqual(take(1), take(2));
+  const ticks = take(3);
+  assert.deepEqual(ticks.slice(0, 5).map((t) => t.symbol), ["SYN000", "SYN001", "SYN002", "SYN003", "SYN000"]);
+  assert.ok(ticks.every((t) => t.price > 0 && t.size >= 1 && t.size <= 1000));
+  assert.equal(ticks[10].ts - ticks[9].ts, 100);
+});
+
+Deno.test("Alpha Vantage replies: bars oldest first, throttle notes and errors told apart", () => {
+  const reply = readAlphaVantageReply({
+    "Meta Data": {},
+    "Time Series (Daily)": {
+      "2024-01-03": { "1. open": "2", "2. high": "3", "3. low": "1", "4. close": "2.5", "5. volume": "10" },
+      "2024-01-02": { "1. open": "1", "2. high": "2", "3. low": "1", "4. close": "2", "5. volume": "5" },
+    },
+  }, "IBM");
+  assert.equal(reply.kind, "bars");
+  if (reply.kind === "bars") {
+    assert.deepEqual(reply.bars.map((b) => b.ts), [Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)]);
+    assert.equal(reply.bars[1].close, 2.5);
+  }
+  assert.equal(readAlphaVantageReply({ Note: "Thank you for using Alpha Vantage! ..." }, "IBM").kind, "throttled");
+  assert.equal(readAlphaVantageReply({ Information: "rate limit" }, "IBM").kind, "throttled");
+  assert.equal(readAlphaVantageReply({ "Error Message": "Invalid API call" }, "IBM").kind, "error");
+  assert.equal(readAlphaVantageReply("nope", "IBM").kind, "error");
+});
