@@ -121,20 +121,30 @@ export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
   await producer.connect();
   return {
     async send(topic, records) {
-      if (records.length === 0) return;
-      await producer.send({
-        topic,
-        acks: -1,
-        compression: CompressionTypes.None,
-        // kafkajs mis-encodes a plain Uint8Array (the broker rejects the batch): wrap it.
-        messages: records.map((r) => ({
-          key: r.key,
-          value: typeof r.value === "string"
-            ? r.value
-            : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-          headers: r.headers,
-        })),
-      });
+      // One request per ~512 KiB: the broker refuses record batches over message.max.bytes (1 MB).
+      let start = 0;
+      while (start < records.length) {
+        let end = start, bytes = 0;
+        while (end < records.length && (end === start || bytes < 512 * 1024)) {
+          const r = records[end++];
+          bytes += r.key.length +
+            (typeof r.value === "string" ? r.value.length : r.value.byteLength) + 64;
+        }
+        await producer.send({
+          topic,
+          acks: -1,
+          compression: CompressionTypes.None,
+          // kafkajs mis-encodes a plain Uint8Array (the broker rejects the batch): wrap it.
+          messages: records.slice(start, end).map((r) => ({
+            key: r.key,
+            value: typeof r.value === "string"
+              ? r.value
+              : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+            headers: r.headers,
+          })),
+        });
+        start = end;
+      }
     },
     close: () => producer.disconnect(),
   };
@@ -205,6 +215,8 @@ export interface ConsumeOptions {
   batchSize: number;
   /** How long a fetch may wait for `batchSize` records to arrive. */
   batchWindowMs: number;
+  /** How long the group waits for a silent member (a killed one) before reassigning. */
+  sessionTimeoutMs: number;
 }
 
 /** One partition's slice of records, all from the same topic-partition, in offset order. */
@@ -213,6 +225,8 @@ export interface PartitionBatch {
   partition: number;
   records: KafkaRecord[];
   highWatermark: bigint;
+  /** Keeps the group membership alive while a slow batch is retried. */
+  heartbeat(): Promise<void>;
 }
 
 /** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
@@ -255,8 +269,8 @@ export async function consumeBatches(
     // Let the broker hold the fetch until a batch's worth (roughly) has arrived or the window ends.
     minBytes: Math.min(options.batchSize * 64, 1 << 20),
     maxBytesPerPartition: 4 << 20,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
     retry: { retries: 5, initialRetryTime: 300 },
   });
   let crash: (error: Error) => void = () => {};
@@ -286,6 +300,7 @@ export async function consumeBatches(
             partition,
             records: slice.map((m) => toRecord(topic, partition, m)),
             highWatermark: BigInt(batch.highWatermark),
+            heartbeat,
           });
           const last = slice[slice.length - 1].offset;
           const next = BigInt(last) + 1n;

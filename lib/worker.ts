@@ -44,6 +44,7 @@ import {
   type KafkaRecord,
   openProducer,
   type OutgoingRecord,
+  type PartitionBatch,
   partitionPositions,
   type RecordProducer,
   topicOption,
@@ -279,6 +280,12 @@ function runtimeOptions(def: Worker): OptionSpecs {
       { min: 0, max: 60_000 },
     ),
     dlqTopic: topicOption("DLQ_TOPIC", "dead-letter topic", "market.dlq"),
+    sessionTimeoutMs: int(
+      "SESSION_TIMEOUT_MS",
+      "how long the group waits for a silent member before reassigning its partitions",
+      30_000,
+      { min: 6_000, max: 300_000 },
+    ),
   };
 }
 
@@ -584,7 +591,13 @@ class Runtime {
     const finished = new Promise<void>((resolve) => (this.#wake = resolve));
     this.#consumer = await consumeBatches(
       kafka,
-      { topic, group, batchSize: options.batchSize, batchWindowMs: options.batchWindowMs },
+      {
+        topic,
+        group,
+        batchSize: options.batchSize,
+        batchWindowMs: options.batchWindowMs,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+      },
       (batch) => this.handleBatch(def, batch),
       (partition, next) => {
         const target = remaining?.get(partition);
@@ -623,7 +636,7 @@ class Runtime {
   /** One partition slice: decode (bad → dead letter), handle with retries, then it is committed. */
   async handleBatch(
     def: KafkaWorker<OptionSpecs, unknown, unknown>,
-    batch: { topic: string; partition: number; records: KafkaRecord[]; highWatermark: bigint },
+    batch: PartitionBatch,
   ) {
     if (this.#fatal) throw this.#fatal;
     const { options, log, metrics } = this;
@@ -655,6 +668,7 @@ class Runtime {
         baseMs: options.retryBaseMs,
         retryable: (error) => !(error instanceof RecordError),
         onRetry: (error, attempt, delayMs) => {
+          batch.heartbeat().catch(() => {});
           metrics.errors.inc({ kind: "retriable" });
           this.ready = false;
           log.warn("batch failed, retrying without commit", {

@@ -25,7 +25,10 @@ async function echoSetup(count: number) {
   await createTopics([inTopic, outTopic, dlqTopic]);
   await produce(
     inTopic,
-    Array.from({ length: count }, (_, i) => ({ key: `k${i % 3}`, value: JSON.stringify({ n: i }) })),
+    Array.from(
+      { length: count },
+      (_, i) => ({ key: `k${i % 3}`, value: JSON.stringify({ n: i }) }),
+    ),
   );
   const env = {
     IN_TOPIC: inTopic,
@@ -42,7 +45,10 @@ Deno.test("a worker commits offsets only after success: killed before the commit
   const t = await echoSetup(25);
   const hung = spawnWorker(echoArgs, [], { ...t.env, HANG_AFTER_OUTPUT: "true" });
   // The first batch is written to the output, then the handler never returns.
-  await eventually("the first batch in the output", async () => (await readAll(t.outTopic)).length >= 10);
+  await eventually(
+    "the first batch in the output",
+    async () => (await readAll(t.outTopic)).length >= 10,
+  );
   hung.kill("SIGKILL");
   await hung.exited;
   const afterKill = await committedOffsets(t.group, t.inTopic);
@@ -88,7 +94,12 @@ Deno.test("config errors exit 2 with one line naming the option", async (t) => {
     ["an unknown flag", {}, ["--bogus", "1"], /unknown option --bogus/],
     ["a bad interval", { TICK_INTERVALS: "1m,7m" }, [], /TICK_INTERVALS: unknown interval "7m"/],
     ["a bad cron", {}, ["--schedule", "61 * * * *"], /SCHEDULE: minute field "61"/],
-    ["a topic name with a space", { BARS_TOPIC: "bad topic" }, [], /BARS_TOPIC: "bad topic" is not a valid name/],
+    [
+      "a topic name with a space",
+      { BARS_TOPIC: "bad topic" },
+      [],
+      /BARS_TOPIC: "bad topic" is not a valid name/,
+    ],
     [
       "a missing secret file",
       { KAFKA_SASL_PASSWORD_FILE: ".native/no-such-secret" },
@@ -135,7 +146,10 @@ Deno.test("/metrics, /healthz and /readyz answer while a worker runs", async () 
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: "alive" });
-    await eventually("30 records in the output", async () => (await readAll(t.outTopic)).length === 30);
+    await eventually(
+      "30 records in the output",
+      async () => (await readAll(t.outTopic)).length === 30,
+    );
     const metrics = await eventually("records_in in /metrics", async () => {
       const text = await (await fetch(`${base}/metrics`)).text();
       return /worker_records_in_total\{topic="[^"]+",worker="echo"\} 30/.test(text) ? text : "";

@@ -3,7 +3,7 @@
  * `{"poison":true}` is a RecordError; SLOW_MS makes each batch take that long; HANG_AFTER_OUTPUT
  * makes the handler never return after writing (a crash before the commit, once killed).
  */
-import { int, bool } from "../../lib/config.ts";
+import { bool, int } from "../../lib/config.ts";
 import { topicOption } from "../../lib/kafka.ts";
 import { RecordError } from "../../lib/record_error.ts";
 import { sleep } from "../../lib/retry.ts";
@@ -12,7 +12,10 @@ import { defineWorker, kafkaOutput, kafkaTopic, run } from "../../lib/worker.ts"
 export const echo = defineWorker({
   name: "echo",
   description: "copies records from one topic to another (runtime tests)",
-  trigger: kafkaTopic(topicOption("IN_TOPIC", "input", "echo.in"), { group: "echo", batchSize: 10 }),
+  trigger: kafkaTopic(topicOption("IN_TOPIC", "input", "echo.in"), {
+    group: "echo",
+    batchSize: 10,
+  }),
   outputs: { out: kafkaOutput(topicOption("OUT_TOPIC", "output", "echo.out")) },
   options: {
     slowMs: int("SLOW_MS", "sleep per batch", 0, { min: 0 }),

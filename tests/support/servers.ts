@@ -27,12 +27,14 @@ async function reachable(port: number): Promise<boolean> {
 
 /** Fails (never skips) with a message saying how to start the server. */
 export async function requireServer(name: "kafka" | "postgres" | "elasticsearch" | "prometheus") {
-  const port = Number({
-    kafka: env.KAFKA_PORT,
-    postgres: env.POSTGRES_PORT,
-    elasticsearch: env.ELASTICSEARCH_PORT,
-    prometheus: env.PROMETHEUS_PORT,
-  }[name]);
+  const port = Number(
+    {
+      kafka: env.KAFKA_PORT,
+      postgres: env.POSTGRES_PORT,
+      elasticsearch: env.ELASTICSEARCH_PORT,
+      prometheus: env.PROMETHEUS_PORT,
+    }[name],
+  );
   if (!(await reachable(port))) {
     throw new Error(`${name} is not answering on 127.0.0.1:${port}: ${howToStart}`);
   }
@@ -108,7 +110,9 @@ export async function readAll(topic: string): Promise<ConsumedRecord[]> {
   const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const remaining = new Map<number, bigint>();
-  for (const o of offsets) if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
+  for (const o of offsets) {
+    if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
+  }
   const out: ConsumedRecord[] = [];
   if (remaining.size === 0) return out;
   const consumer = kafka.consumer({ groupId: uniqueName("test-reader"), maxWaitTimeInMs: 100 });
@@ -162,7 +166,9 @@ export function pgPassword(): string {
 }
 
 /** A fresh database for one test; `drop()` removes it. */
-export async function freshDatabase(): Promise<{ url: string; pool: pg.Pool; drop(): Promise<void> }> {
+export async function freshDatabase(): Promise<
+  { url: string; pool: pg.Pool; drop(): Promise<void> }
+> {
   await requireServer("postgres");
   const name = uniqueName("test").replaceAll("-", "_");
   const base = {
@@ -194,7 +200,11 @@ export function elasticsearch(): Client {
 }
 
 /** Polls `check` until it returns a truthy value or `ms` pass; then fails with `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T> | T, ms = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  ms = 30_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -30,7 +30,11 @@ export interface WorkerProcess {
 }
 
 /** Starts `deno <args> <flags>` in the repository root with `env` added. */
-export function spawnWorker(args: string[], flags: string[], env: Record<string, string>): WorkerProcess {
+export function spawnWorker(
+  args: string[],
+  flags: string[],
+  env: Record<string, string>,
+): WorkerProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [...args, ...flags],
     cwd: root,
@@ -81,7 +85,9 @@ export async function runToEnd(
   const code = await w.exited;
   clearTimeout(timer);
   if (code !== expectCode) {
-    throw new Error(`${args.at(-1)} exited ${code}, expected ${expectCode}:\n${w.lines.slice(-15).join("\n")}`);
+    throw new Error(
+      `${args.at(-1)} exited ${code}, expected ${expectCode}:\n${w.lines.slice(-15).join("\n")}`,
+    );
   }
   return w;
 }

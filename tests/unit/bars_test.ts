@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
-import { type BarConfig, buildBars, type IndicatorBar, type SymbolState } from "../../lib/market/bars.ts";
+import {
+  type BarConfig,
+  buildBars,
+  type IndicatorBar,
+  type SymbolState,
+} from "../../lib/market/bars.ts";
 import { defaultPeriods } from "../../lib/market/indicators.ts";
 import { periodStart } from "../../lib/market/intervals.ts";
 import type { InputRecord } from "../../lib/market/record.ts";
 import { syntheticTicks } from "../../lib/market/synthetic.ts";
 
-const cfg: BarConfig = { tickIntervals: ["1m", "5m", "1h"], barIntervals: ["1d", "1w", "1mo"], periods: defaultPeriods };
+const cfg: BarConfig = {
+  tickIntervals: ["1m", "5m", "1h"],
+  barIntervals: ["1d", "1w", "1mo"],
+  periods: defaultPeriods,
+};
 const day = (iso: string, o: number, h: number, l: number, c: number, v: number): InputRecord => ({
   kind: "bar",
   symbol: "X",
@@ -27,12 +36,30 @@ const find = (bars: IndicatorBar[], interval: string, startIso: string) =>
   bars.find((b) => b.interval === interval && b.start === Date.parse(startIso));
 
 Deno.test("period starts: weeks begin Monday 00:00 UTC, months on the 1st", () => {
-  assert.equal(periodStart("1w", Date.parse("2024-01-07T23:59:00Z")), Date.parse("2024-01-01T00:00:00Z"));
-  assert.equal(periodStart("1w", Date.parse("2024-01-08T00:00:00Z")), Date.parse("2024-01-08T00:00:00Z"));
-  assert.equal(periodStart("1w", Date.parse("2021-01-01T12:00:00Z")), Date.parse("2020-12-28T00:00:00Z"));
-  assert.equal(periodStart("1mo", Date.parse("2024-02-29T10:00:00Z")), Date.parse("2024-02-01T00:00:00Z"));
-  assert.equal(periodStart("5m", Date.parse("2024-01-01T10:07:59Z")), Date.parse("2024-01-01T10:05:00Z"));
-  assert.equal(periodStart("1h", Date.parse("2024-01-01T10:59:59Z")), Date.parse("2024-01-01T10:00:00Z"));
+  assert.equal(
+    periodStart("1w", Date.parse("2024-01-07T23:59:00Z")),
+    Date.parse("2024-01-01T00:00:00Z"),
+  );
+  assert.equal(
+    periodStart("1w", Date.parse("2024-01-08T00:00:00Z")),
+    Date.parse("2024-01-08T00:00:00Z"),
+  );
+  assert.equal(
+    periodStart("1w", Date.parse("2021-01-01T12:00:00Z")),
+    Date.parse("2020-12-28T00:00:00Z"),
+  );
+  assert.equal(
+    periodStart("1mo", Date.parse("2024-02-29T10:00:00Z")),
+    Date.parse("2024-02-01T00:00:00Z"),
+  );
+  assert.equal(
+    periodStart("5m", Date.parse("2024-01-01T10:07:59Z")),
+    Date.parse("2024-01-01T10:05:00Z"),
+  );
+  assert.equal(
+    periodStart("1h", Date.parse("2024-01-01T10:59:59Z")),
+    Date.parse("2024-01-01T10:00:00Z"),
+  );
 });
 
 Deno.test("daily bars roll up into weeks and months across a year boundary", () => {
@@ -50,7 +77,13 @@ Deno.test("daily bars roll up into weeks and months across a year boundary", () 
     [10, 15, 8, 9, 600],
   );
   const week1 = find(bars, "1w", "2024-01-01T00:00:00Z")!;
-  assert.deepEqual([week1.open, week1.high, week1.low, week1.close, week1.volume], [9, 13, 7, 12, 900]);
+  assert.deepEqual([week1.open, week1.high, week1.low, week1.close, week1.volume], [
+    9,
+    13,
+    7,
+    12,
+    900,
+  ]);
   const dec = find(bars, "1mo", "2023-12-01T00:00:00Z")!;
   assert.deepEqual([dec.open, dec.high, dec.low, dec.close, dec.volume], [10, 15, 8, 9, 600]);
   const jan = find(bars, "1mo", "2024-01-01T00:00:00Z")!;
@@ -72,17 +105,34 @@ Deno.test("ticks make 1m and 5m bars with trade counts and VWAP = Σ price·size
     tick("2024-01-02T10:01:05Z", 11, 2),
   ], cfg);
   const m0 = find(bars, "1m", "2024-01-02T10:00:00Z")!;
-  assert.deepEqual([m0.open, m0.high, m0.low, m0.close, m0.volume, m0.trades], [10, 12, 10, 12, 4, 2]);
+  assert.deepEqual([m0.open, m0.high, m0.low, m0.close, m0.volume, m0.trades], [
+    10,
+    12,
+    10,
+    12,
+    4,
+    2,
+  ]);
   close(m0.vwap, 11.5);
   const m1 = find(bars, "1m", "2024-01-02T10:01:00Z")!;
   assert.deepEqual([m1.open, m1.close, m1.volume, m1.trades, m1.vwap], [11, 11, 2, 1, 11]);
   const five = find(bars, "5m", "2024-01-02T10:00:00Z")!;
-  assert.deepEqual([five.open, five.high, five.low, five.close, five.volume, five.trades], [10, 12, 10, 11, 6, 3]);
+  assert.deepEqual([five.open, five.high, five.low, five.close, five.volume, five.trades], [
+    10,
+    12,
+    10,
+    11,
+    6,
+    3,
+  ]);
   close(five.vwap, 68 / 6);
 });
 
 Deno.test("a repeated timestamp is a duplicate, an older one is late; neither changes a bar", () => {
-  const first = buildBars(new Map(), [tick("2024-01-02T10:00:10Z", 10, 1), tick("2024-01-02T10:00:20Z", 11, 1)], cfg);
+  const first = buildBars(new Map(), [
+    tick("2024-01-02T10:00:10Z", 10, 1),
+    tick("2024-01-02T10:00:20Z", 11, 1),
+  ], cfg);
   const again = buildBars(first.states, [
     tick("2024-01-02T10:00:20Z", 99, 5),
     tick("2024-01-02T10:00:15Z", 1, 5),
@@ -115,8 +165,16 @@ function finalBars(records: InputRecord[], batchSize: number): Map<string, Indic
 }
 
 Deno.test("final bars do not depend on batch boundaries or a JSON state round trip", () => {
-  const gen = syntheticTicks({ seed: 7, symbols: 3, start: Date.parse("2024-01-02T09:00:00Z"), stepMs: 1500 });
-  const records: InputRecord[] = Array.from({ length: 3000 }, () => ({ kind: "tick", ...gen.next().value! }));
+  const gen = syntheticTicks({
+    seed: 7,
+    symbols: 3,
+    start: Date.parse("2024-01-02T09:00:00Z"),
+    stepMs: 1500,
+  });
+  const records: InputRecord[] = Array.from(
+    { length: 3000 },
+    () => ({ kind: "tick", ...gen.next().value! }),
+  );
   const whole = finalBars(records, records.length);
   assert.ok(whole.size > 100);
   for (const size of [1, 37, 500]) {

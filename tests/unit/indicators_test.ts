@@ -8,7 +8,11 @@ import {
 } from "../../lib/market/indicators.ts";
 
 /** Indicators of every close of a series, as the transform computes them bar by bar. */
-function series(closes: number[], periods: IndicatorPeriods, perYear: number | null = null): Indicators[] {
+function series(
+  closes: number[],
+  periods: IndicatorPeriods,
+  perYear: number | null = null,
+): Indicators[] {
   let state = newIndicatorState();
   return closes.map((close) => {
     const values = indicatorsFor(state, close, periods, perYear);
@@ -90,9 +94,13 @@ Deno.test("provisional values of an open bar equal the final values once it clos
   const provisional = indicatorsFor(state, 13, periods, 252);
   const again = indicatorsFor(state, 13, periods, 252);
   assert.deepEqual(provisional, again);
-  assert.deepEqual(state, (() => {
-    let s = newIndicatorState();
-    for (const c of [10, 11, 12, 11]) s = advance(s, c, periods);
-    return s;
-  })(), "computing indicators does not change the state");
+  assert.deepEqual(
+    state,
+    (() => {
+      let s = newIndicatorState();
+      for (const c of [10, 11, 12, 11]) s = advance(s, c, periods);
+      return s;
+    })(),
+    "computing indicators does not change the state",
+  );
 });

@@ -10,10 +10,22 @@ import { RecordError } from "../../lib/record_error.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const barHeaders = { "schema-version": "1", "record-type": "bar" };
-const good = { symbol: "SP500", ts: "2000-01-03T00:00:00.000Z", open: 10, high: 12, low: 9, close: 11, volume: 5 };
+const good = {
+  symbol: "SP500",
+  ts: "2000-01-03T00:00:00.000Z",
+  open: 10,
+  high: 12,
+  low: 9,
+  close: 11,
+  volume: 5,
+};
 
 function rejects(body: unknown, headers: Record<string, string>, reason: RegExp, field?: string) {
-  const payload = typeof body === "string" ? enc(body) : body instanceof Uint8Array ? body : enc(JSON.stringify(body));
+  const payload = typeof body === "string"
+    ? enc(body)
+    : body instanceof Uint8Array
+    ? body
+    : enc(JSON.stringify(body));
   assert.throws(() => decodeInput(payload, headers), (error: unknown) => {
     assert.ok(error instanceof RecordError, `not a RecordError: ${error}`);
     assert.match(error.message, reason);
@@ -23,7 +35,12 @@ function rejects(body: unknown, headers: Record<string, string>, reason: RegExp,
 }
 
 Deno.test("a tick and a source bar survive encode → decode", () => {
-  const t = encodeTick({ symbol: "AAPL", ts: Date.UTC(2024, 0, 2, 14, 30), price: 185.25, size: 100 });
+  const t = encodeTick({
+    symbol: "AAPL",
+    ts: Date.UTC(2024, 0, 2, 14, 30),
+    price: 185.25,
+    size: 100,
+  });
   assert.equal(t.key, "AAPL");
   assert.deepEqual(decodeInput(enc(t.value), t.headers), {
     kind: "tick",
@@ -55,14 +72,29 @@ Deno.test("validation names the failing field", async (t) => {
 });
 
 Deno.test("broken payloads and headers are record errors, not crashes", async (t) => {
-  await t.step("unknown schema version", () => rejects(good, { ...barHeaders, "schema-version": "2" }, /unknown schema version "2"/));
-  await t.step("missing schema version", () => rejects(good, { "record-type": "bar" }, /missing schema-version/));
-  await t.step("unknown record type", () => rejects(good, { ...barHeaders, "record-type": "quote" }, /unknown record type/));
-  await t.step("invalid UTF-8", () => rejects(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), barHeaders, /not valid UTF-8/));
+  await t.step(
+    "unknown schema version",
+    () => rejects(good, { ...barHeaders, "schema-version": "2" }, /unknown schema version "2"/),
+  );
+  await t.step(
+    "missing schema version",
+    () => rejects(good, { "record-type": "bar" }, /missing schema-version/),
+  );
+  await t.step(
+    "unknown record type",
+    () => rejects(good, { ...barHeaders, "record-type": "quote" }, /unknown record type/),
+  );
+  await t.step(
+    "invalid UTF-8",
+    () => rejects(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), barHeaders, /not valid UTF-8/),
+  );
   await t.step("not JSON", () => rejects("{nope", barHeaders, /not valid JSON/));
   await t.step("JSON array", () => rejects("[1,2]", barHeaders, /must be a JSON object/));
   await t.step("NaN is not JSON", () => rejects('{"price": NaN}', barHeaders, /not valid JSON/));
-  await t.step("huge number", () => rejects({ ...good, volume: 1e400 }, barHeaders, /volume must be a finite number/));
+  await t.step(
+    "huge number",
+    () => rejects({ ...good, volume: 1e400 }, barHeaders, /volume must be a finite number/),
+  );
   await t.step("empty", () => rejects("", barHeaders, /empty payload/));
   await t.step("oversized", () => rejects("x".repeat(70_000), barHeaders, /exceeds 64 KiB/));
 });
@@ -90,5 +122,8 @@ Deno.test("an output bar survives encode → decode, nulls included", () => {
   const e = encodeBar(bar);
   assert.equal(e.headers["record-type"], "bar-indicators");
   assert.deepEqual(decodeBar(enc(e.value), e.headers), bar);
-  assert.throws(() => decodeBar(enc(e.value.replace('"1w"', '"2w"')), e.headers), /interval must be one of/);
+  assert.throws(
+    () => decodeBar(enc(e.value.replace('"1w"', '"2w"')), e.headers),
+    /interval must be one of/,
+  );
 });

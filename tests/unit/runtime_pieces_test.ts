@@ -16,7 +16,10 @@ Deno.test("flags win over env, env over defaults; switches need no value", () =>
   const { flags } = parseCommandLine(["--batch-size", "7", "--once"], ["once"]);
   const v = resolveOptions(specs, { env: { BATCH_SIZE: "9", KAFKA_BROKERS: "b:1" }, flags });
   assert.deepEqual(v, { batchSize: 7, once: true, brokers: "b:1", password: "" });
-  const fromEnv = resolveOptions(specs, { env: { BATCH_SIZE: "9", KAFKA_BROKERS: "b:1" }, flags: {} });
+  const fromEnv = resolveOptions(specs, {
+    env: { BATCH_SIZE: "9", KAFKA_BROKERS: "b:1" },
+    flags: {},
+  });
   assert.equal(fromEnv.batchSize, 9);
   assert.equal(fromEnv.once, false);
 });
@@ -29,7 +32,10 @@ Deno.test("a secret comes from NAME or from the file NAME_FILE names", () => {
     readFile: (p) => files[p],
   });
   assert.equal(v.password, "hunter22");
-  const direct = resolveOptions(specs, { env: { KAFKA_BROKERS: "b", DB_PASSWORD: "x1" }, flags: {} });
+  const direct = resolveOptions(specs, {
+    env: { KAFKA_BROKERS: "b", DB_PASSWORD: "x1" },
+    flags: {},
+  });
   assert.equal(direct.password, "x1");
 });
 
@@ -46,7 +52,10 @@ Deno.test("a bad or missing option is a ConfigError naming it", () => {
   assert.match(err({}), /^KAFKA_BROKERS is required/);
   assert.match(err({ KAFKA_BROKERS: "b", BATCH_SIZE: "0" }), /^BATCH_SIZE: must be at least 1/);
   assert.match(err({ KAFKA_BROKERS: "b", ONCE: "maybe" }), /^ONCE: expected true or false/);
-  assert.match(err({ KAFKA_BROKERS: "b" }, { "batch-size": "x" }), /^--batch-size: expected an integer/);
+  assert.match(
+    err({ KAFKA_BROKERS: "b" }, { "batch-size": "x" }),
+    /^--batch-size: expected an integer/,
+  );
   assert.match(err({ KAFKA_BROKERS: "b" }, { nope: "1" }), /unknown option --nope/);
 });
 
@@ -62,7 +71,11 @@ Deno.test("log lines are JSON with worker, level and context, and registered sec
   registerSecret("p4ssw0rd-value");
   const log = createLogger("sink", "info", {}, (l) => lines.push(l));
   log.debug("hidden");
-  log.warn("connect failed: password p4ssw0rd-value rejected", { topic: "t", partition: 1, offset: 5n });
+  log.warn("connect failed: password p4ssw0rd-value rejected", {
+    topic: "t",
+    partition: 1,
+    offset: 5n,
+  });
   assert.equal(lines.length, 1);
   const entry = JSON.parse(lines[0]);
   assert.equal(entry.worker, "sink");
@@ -73,17 +86,36 @@ Deno.test("log lines are JSON with worker, level and context, and registered sec
 
 Deno.test("cron: steps, ranges, lists and the next run in UTC", () => {
   const at = (s: string) => new Date(s);
-  assert.equal(nextRun(parseCron("*/5 * * * *"), at("2024-01-01T00:02:30Z")).toISOString(), "2024-01-01T00:05:00.000Z");
-  assert.equal(nextRun(parseCron("0 22 * * 1-5"), at("2024-01-05T22:00:00Z")).toISOString(), "2024-01-08T22:00:00.000Z");
-  assert.equal(nextRun(parseCron("30 9 1 * *"), at("2024-01-31T10:00:00Z")).toISOString(), "2024-02-01T09:30:00.000Z");
-  assert.equal(nextRun(parseCron("0 0 * * 7"), at("2024-01-01T00:00:00Z")).toISOString(), "2024-01-07T00:00:00.000Z");
-  assert.equal(nextRun(parseCron("0 12 29 2 *"), at("2023-03-01T00:00:00Z")).toISOString(), "2024-02-29T12:00:00.000Z");
+  assert.equal(
+    nextRun(parseCron("*/5 * * * *"), at("2024-01-01T00:02:30Z")).toISOString(),
+    "2024-01-01T00:05:00.000Z",
+  );
+  assert.equal(
+    nextRun(parseCron("0 22 * * 1-5"), at("2024-01-05T22:00:00Z")).toISOString(),
+    "2024-01-08T22:00:00.000Z",
+  );
+  assert.equal(
+    nextRun(parseCron("30 9 1 * *"), at("2024-01-31T10:00:00Z")).toISOString(),
+    "2024-02-01T09:30:00.000Z",
+  );
+  assert.equal(
+    nextRun(parseCron("0 0 * * 7"), at("2024-01-01T00:00:00Z")).toISOString(),
+    "2024-01-07T00:00:00.000Z",
+  );
+  assert.equal(
+    nextRun(parseCron("0 12 29 2 *"), at("2023-03-01T00:00:00Z")).toISOString(),
+    "2024-02-29T12:00:00.000Z",
+  );
   assert.throws(() => parseCron("* * *"), /expected 5 fields/);
   assert.throws(() => parseCron("61 * * * *"), /minute field "61" is out of range/);
   assert.throws(() => nextRun(parseCron("0 0 30 2 *"), at("2024-01-01T00:00:00Z")), /never fires/);
 });
 
 Deno.test("the shared .env format: comments, quotes, and a bad line named", () => {
-  assert.deepEqual(parseEnvFile("# c\nA=1\nB=\"two words\"\n\nC='x'\n"), { A: "1", B: "two words", C: "x" });
+  assert.deepEqual(parseEnvFile("# c\nA=1\nB=\"two words\"\n\nC='x'\n"), {
+    A: "1",
+    B: "two words",
+    C: "x",
+  });
   assert.throws(() => parseEnvFile("A=1\nnot a line\n"), /line 2: expected KEY=value/);
 });

@@ -54,7 +54,13 @@ Deno.test("synthetic ticks: the same seed gives the same stream, another seed an
   assert.deepEqual(take(1), take(1));
   assert.notDeepEqual(take(1), take(2));
   const ticks = take(3);
-  assert.deepEqual(ticks.slice(0, 5).map((t) => t.symbol), ["SYN000", "SYN001", "SYN002", "SYN003", "SYN000"]);
+  assert.deepEqual(ticks.slice(0, 5).map((t) => t.symbol), [
+    "SYN000",
+    "SYN001",
+    "SYN002",
+    "SYN003",
+    "SYN000",
+  ]);
   assert.ok(ticks.every((t) => t.price > 0 && t.size >= 1 && t.size <= 1000));
   assert.equal(ticks[10].ts - ticks[9].ts, 100);
 });
@@ -63,8 +69,20 @@ Deno.test("Alpha Vantage replies: bars oldest first, throttle notes and errors t
   const reply = readAlphaVantageReply({
     "Meta Data": {},
     "Time Series (Daily)": {
-      "2024-01-03": { "1. open": "2", "2. high": "3", "3. low": "1", "4. close": "2.5", "5. volume": "10" },
-      "2024-01-02": { "1. open": "1", "2. high": "2", "3. low": "1", "4. close": "2", "5. volume": "5" },
+      "2024-01-03": {
+        "1. open": "2",
+        "2. high": "3",
+        "3. low": "1",
+        "4. close": "2.5",
+        "5. volume": "10",
+      },
+      "2024-01-02": {
+        "1. open": "1",
+        "2. high": "2",
+        "3. low": "1",
+        "4. close": "2",
+        "5. volume": "5",
+      },
     },
   }, "IBM");
   assert.equal(reply.kind, "bars");
@@ -72,7 +90,10 @@ Deno.test("Alpha Vantage replies: bars oldest first, throttle notes and errors t
     assert.deepEqual(reply.bars.map((b) => b.ts), [Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)]);
     assert.equal(reply.bars[1].close, 2.5);
   }
-  assert.equal(readAlphaVantageReply({ Note: "Thank you for using Alpha Vantage! ..." }, "IBM").kind, "throttled");
+  assert.equal(
+    readAlphaVantageReply({ Note: "Thank you for using Alpha Vantage! ..." }, "IBM").kind,
+    "throttled",
+  );
   assert.equal(readAlphaVantageReply({ Information: "rate limit" }, "IBM").kind, "throttled");
   assert.equal(readAlphaVantageReply({ "Error Message": "Invalid API call" }, "IBM").kind, "error");
   assert.equal(readAlphaVantageReply("nope", "IBM").kind, "error");
