@@ -90,6 +90,8 @@ export function createMetrics(worker: string): WorkerMetrics {
       registers,
     }),
   };
+  // Series exist from the start (at 0), so rate() and alerts see them before the first failure.
+  for (const kind of ["retriable", "fatal"]) metrics.errors.inc({ kind }, 0);
   new client.Gauge({
     name: "worker_memory_rss_bytes",
     help: "Resident set size of the worker process",

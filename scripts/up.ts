@@ -45,7 +45,8 @@ function workerEnv(port: string): Record<string, string> {
   return {
     HTTP_PORT: port,
     KAFKA_BROKERS: `127.0.0.1:${env.KAFKA_PORT}`,
-    POSTGRES_URL: `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}`,
+    POSTGRES_URL:
+      `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}`,
     ELASTICSEARCH_URL: `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`,
     ELASTICSEARCH_INDEX: env.ELASTICSEARCH_INDEX,
     TICKS_TOPIC: env.TICKS_TOPIC,
@@ -56,7 +57,10 @@ function workerEnv(port: string): Record<string, string> {
 }
 
 async function ticksInTopic(): Promise<number> {
-  const kafka = createKafka({ ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` }, createLogger("up", "error"));
+  const kafka = createKafka(
+    { ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` },
+    createLogger("up", "error"),
+  );
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -86,7 +90,8 @@ async function startWorker(name: string, port: string) {
   }
   const args = [...taskArgs(name)].map((a) => `'${a}'`).join(" ");
   const vars = Object.entries(workerEnv(port)).map(([k, v]) => `${k}='${v}'`).join(" ");
-  const script = `echo $$ > '${pidFile}'; exec env ${vars} '${deno}' ${args} >> '${runDir}/${name}.log' 2>&1`;
+  const script =
+    `echo $$ > '${pidFile}'; exec env ${vars} '${deno}' ${args} >> '${runDir}/${name}.log' 2>&1`;
   await new Deno.Command("setsid", { args: ["-f", "sh", "-c", script], cwd: root }).output();
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -106,7 +111,16 @@ async function startWorker(name: string, port: string) {
 
 async function up() {
   if (await dockerAnswers()) {
-    await run("docker", ["compose", "-f", "compose/docker-compose.yml", "--env-file", "compose/.env", "up", "-d", "--build"]);
+    await run("docker", [
+      "compose",
+      "-f",
+      "compose/docker-compose.yml",
+      "--env-file",
+      "compose/.env",
+      "up",
+      "-d",
+      "--build",
+    ]);
     printUrls("compose");
     return;
   }
@@ -117,12 +131,18 @@ async function up() {
   // A second replay of the same series would only fill the dead-letter topic with late records
   // (see README, "Late and duplicate records"), so the demo data is replayed once.
   if (await ticksInTopic() > 0) {
-    console.log(`\n${env.TICKS_TOPIC} already holds records: not replaying (deno task ingest replays on demand)`);
+    console.log(
+      `\n${env.TICKS_TOPIC} already holds records: not replaying (deno task ingest replays on demand)`,
+    );
   } else {
     console.log("\nreplaying the bundled real data through ingest ...");
     const ingestEnv = workerEnv(env.INGEST_HTTP_PORT);
     await run(deno, taskArgs("ingest"), ingestEnv);
-    await run(deno, [...taskArgs("ingest"), "--csv-path", "node_modules/vega-datasets/data/stocks.csv"], ingestEnv);
+    await run(deno, [
+      ...taskArgs("ingest"),
+      "--csv-path",
+      "node_modules/vega-datasets/data/stocks.csv",
+    ], ingestEnv);
   }
   await waitForSink();
   printUrls("native");
@@ -135,7 +155,9 @@ async function waitForSink() {
     await new Promise((r) => setTimeout(r, 1000));
     try {
       const text = await (await fetch(`http://127.0.0.1:${env.SINK_HTTP_PORT}/metrics`)).text();
-      const lags = [...text.matchAll(/^worker_consumer_lag\{[^}]*\} (\d+)/gm)].map((m) => Number(m[1]));
+      const lags = [...text.matchAll(/^worker_consumer_lag\{[^}]*\} (\d+)/gm)].map((m) =>
+        Number(m[1])
+      );
       if (lags.length > 0 && lags.every((l) => l === 0)) return;
     } catch { /* keep waiting */ }
   }
@@ -143,7 +165,8 @@ async function waitForSink() {
 }
 
 function printUrls(mode: "native" | "compose") {
-  const pg = `psql "postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}"`;
+  const pg =
+    `psql "postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}"`;
   const password = mode === "native"
     ? "PGPASSWORD=$(cat .native/secrets/postgres_password)"
     : "PGPASSWORD=$(cat compose/secrets/postgres_password)";
@@ -154,14 +177,23 @@ The pipeline is up (${mode}).
   bars in Elasticsearch: curl -s 'http://127.0.0.1:${env.ELASTICSEARCH_PORT}/${env.ELASTICSEARCH_INDEX}/_search?q=symbol:SP500&size=1&sort=period_start:desc'
   Prometheus:            http://127.0.0.1:${env.PROMETHEUS_PORT}  (targets: /targets, alerts: /alerts)
   worker metrics:        http://127.0.0.1:${env.TRANSFORM_HTTP_PORT}/metrics  http://127.0.0.1:${env.SINK_HTTP_PORT}/metrics${
-    mode === "compose" ? `\n  Grafana:               http://127.0.0.1:${env.GRAFANA_PORT} (admin password: compose/secrets/grafana_admin_password)` : ""
+    mode === "compose"
+      ? `\n  Grafana:               http://127.0.0.1:${env.GRAFANA_PORT} (admin password: compose/secrets/grafana_admin_password)`
+      : ""
   }
   logs:                  deno task logs        stop: deno task down`);
 }
 
 async function down() {
   if (await dockerAnswers()) {
-    await run("docker", ["compose", "-f", "compose/docker-compose.yml", "--env-file", "compose/.env", "down"]);
+    await run("docker", [
+      "compose",
+      "-f",
+      "compose/docker-compose.yml",
+      "--env-file",
+      "compose/.env",
+      "down",
+    ]);
     return;
   }
   for (const w of workers) {

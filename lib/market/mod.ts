@@ -11,3 +11,4 @@ export * from "./csv.ts";
 export * from "./synthetic.ts";
 export * from "./alphavantage_format.ts";
 export * from "./tables.ts";
+export * from "./bar_query.ts";

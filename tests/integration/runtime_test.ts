@@ -37,6 +37,8 @@ async function echoSetup(count: number) {
     CONSUMER_GROUP: group,
     HTTP_PORT: "0",
     KAFKA_BROKERS: "127.0.0.1:9092",
+    // A SIGKILLed member is noticed after this long (the broker's minimum).
+    SESSION_TIMEOUT_MS: "6000",
   };
   return { inTopic, outTopic, dlqTopic, group, env };
 }

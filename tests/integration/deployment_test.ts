@@ -1,0 +1,308 @@
+/**
+ * The deployment, proven without a Docker engine: the compose file validates with a real Compose
+ * implementation, its configuration agrees with the workers, Prometheus and Grafana, promtool
+ * accepts the Prometheus files, and every PromQL and SQL query of the rules and dashboards
+ * returns data from the native stack after a replay.
+ */
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { allOptions, type Worker } from "../../lib/worker.ts";
+import { ingest } from "../../workers/ingest.ts";
+import { sink } from "../../workers/sink.ts";
+import { transform } from "../../workers/transform.ts";
+import { ingestCsv, pipelineEnv } from "../support/pipeline.ts";
+import { env, eventually, produce, requireServer, root } from "../support/servers.ts";
+import { spawnWorker, taskArgs } from "../support/workers.ts";
+
+const compose = `${root}compose`;
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(cmd, { args, cwd: root, stdout: "piped", stderr: "piped" })
+      .output();
+  } catch {
+    throw new Error(`${cmd} is not installed: run bash scripts/setup.sh`);
+  }
+  const out = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  return { code: output.code, out };
+}
+
+// deno-lint-ignore no-explicit-any
+type Yaml = any;
+
+async function resolvedCompose(): Promise<Yaml> {
+  const { code, out } = await run("docker-compose", [
+    "-f",
+    `${compose}/docker-compose.yml`,
+    "--env-file",
+    `${compose}/.env`,
+    "config",
+  ]);
+  assert.equal(code, 0, out);
+  return parse(out);
+}
+
+const workers: Record<string, Worker> = { ingest, transform, sink };
+
+Deno.test("the compose file validates with docker-compose config", async () => {
+  const { code, out } = await run("docker-compose", [
+    "-f",
+    `${compose}/docker-compose.yml`,
+    "--env-file",
+    `${compose}/.env`,
+    "config",
+    "--quiet",
+  ]);
+  assert.equal(code, 0, out);
+  const version = await run("docker-compose", ["version", "--short"]);
+  console.log(`validated with docker-compose ${version.out.trim()}`);
+});
+
+Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and ports", async (t) => {
+  const c = await resolvedCompose();
+  const services = c.services as Record<string, Yaml>;
+  for (const [name, def] of Object.entries(workers)) {
+    await t.step(`${name}: compose sets what it needs and nothing it does not read`, () => {
+      const service = services[name];
+      assert.ok(service, `compose has a ${name} service`);
+      const reads = new Set(Object.values(allOptions(def)).map((s) => s.env));
+      const secretFiles = new Set(
+        Object.values(allOptions(def)).filter((s) => s.secret).map((s) => `${s.env}_FILE`),
+      );
+      const sets = Object.keys(service.environment ?? {});
+      for (const key of sets) {
+        assert.ok(
+          reads.has(key) || secretFiles.has(key),
+          `compose sets ${key} for ${name}, which no option reads`,
+        );
+      }
+      const topics = Object.values(allOptions(def)).filter((s) =>
+        /_TOPIC$/.test(s.env) && s.env !== "TRANSFORM_STATE_TOPIC"
+      )
+        .map((s) => s.env);
+      const needed = ["KAFKA_BROKERS", "HTTP_HOST", "HTTP_PORT", ...topics];
+      if (name === "sink") {
+        needed.push(
+          "POSTGRES_URL",
+          "POSTGRES_PASSWORD_FILE",
+          "ELASTICSEARCH_URL",
+          "ELASTICSEARCH_INDEX",
+        );
+      }
+      for (const key of needed) {
+        assert.ok(sets.includes(key), `compose does not set ${key} for ${name}`);
+      }
+      assert.equal(
+        service.environment.HTTP_HOST,
+        "0.0.0.0",
+        "Prometheus must reach it across the network",
+      );
+      assert.equal(String(service.environment.HTTP_PORT), String(def.httpPort), `${name} port`);
+      assert.equal(
+        env[`${name.toUpperCase()}_HTTP_PORT`],
+        String(def.httpPort),
+        `.env port of ${name}`,
+      );
+      const [host, port] = service.environment.KAFKA_BROKERS.split(":");
+      assert.ok(services[host], `KAFKA_BROKERS names the service ${host}`);
+      assert.match(services.kafka.environment.KAFKA_LISTENERS, new RegExp(`:${port}\\b`));
+      for (const flag of service.command.filter((a: string) => a.startsWith("--allow-net="))) {
+        for (const h of flag.slice("--allow-net=".length).split(",")) {
+          assert.ok(
+            services[h] || ["0.0.0.0", "www.alphavantage.co"].includes(h),
+            `--allow-net host ${h}`,
+          );
+        }
+      }
+    });
+  }
+  await t.step("sink's stores are compose services on their container ports", () => {
+    const e = services.sink.environment;
+    const pg = new URL(e.POSTGRES_URL);
+    assert.ok(services[pg.hostname]);
+    assert.equal(pg.port, "5432");
+    assert.equal(pg.pathname.slice(1), env.POSTGRES_DB);
+    const es = new URL(e.ELASTICSEARCH_URL);
+    assert.ok(services[es.hostname]);
+    assert.equal(es.port, "9200");
+  });
+  await t.step(
+    "Prometheus scrapes every worker at its service name and port, natively at 127.0.0.1",
+    () => {
+      for (
+        const [file, hostOf] of [
+          ["prometheus.yml", (s: string) => s],
+          ["prometheus.native.yml", () => "127.0.0.1"],
+        ] as const
+      ) {
+        const config = parse(Deno.readTextFileSync(`${compose}/prometheus/${file}`));
+        const workerJob = config.scrape_configs.find((j: Yaml) => j.job_name === "workers");
+        const targets = workerJob.static_configs.map((s: Yaml) =>
+          `${s.labels.service}=${s.targets[0]}`
+        ).sort();
+        const expected = Object.entries(workers).map(([n, d]) => `${n}=${hostOf(n)}:${d.httpPort}`)
+          .sort();
+        assert.deepEqual(targets, expected, file);
+      }
+      assert.ok(
+        services.prometheus.volumes.some((v: Yaml) => String(v.source ?? v).includes("rules.yml")),
+      );
+    },
+  );
+  await t.step("Grafana's datasources point at the compose services", () => {
+    const ds = parse(
+      Deno.readTextFileSync(`${compose}/grafana/provisioning/datasources/datasources.yml`),
+    );
+    const prom = ds.datasources.find((d: Yaml) => d.type === "prometheus");
+    const promUrl = new URL(prom.url);
+    assert.ok(services[promUrl.hostname]);
+    assert.equal(promUrl.port, "9090");
+    const pg = ds.datasources.find((d: Yaml) => d.type === "postgres");
+    const [host, port] = pg.url.split(":");
+    assert.ok(services[host]);
+    assert.equal(port, "5432");
+    assert.match(pg.secureJsonData.password, /\/run\/secrets\/postgres_password/);
+    assert.ok(services.grafana.secrets.some((s: Yaml) => (s.source ?? s) === "postgres_password"));
+  });
+  await t.step("every stateful service has a named volume, every service a healthcheck", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (name !== "kafka-init") {
+        assert.ok(
+          s.healthcheck || name === "ingest" || name === "transform" || name === "sink",
+          `${name} healthcheck`,
+        );
+      }
+    }
+    for (
+      const name of ["kafka", "postgres", "elasticsearch", "prometheus", "grafana", "zookeeper"]
+    ) {
+      assert.ok(
+        (services[name].volumes ?? []).some((v: Yaml) => v.type === "volume"),
+        `${name} volume`,
+      );
+    }
+    assert.deepEqual(services.sink.depends_on.postgres, { condition: "service_healthy" });
+    assert.deepEqual(services.transform.depends_on["kafka-init"], {
+      condition: "service_completed_successfully",
+    });
+  });
+});
+
+Deno.test("promtool accepts the Prometheus configs and rules", async () => {
+  for (const file of ["prometheus.yml", "prometheus.native.yml"]) {
+    const r = await run("promtool", ["check", "config", `${compose}/prometheus/${file}`]);
+    assert.equal(r.code, 0, r.out);
+  }
+  const rules = await run("promtool", ["check", "rules", `${compose}/prometheus/rules.yml`]);
+  assert.equal(rules.code, 0, rules.out);
+  assert.match(rules.out, /SUCCESS: \d+ rules found/);
+});
+
+/** Every PromQL expression of the rules and dashboards; alert thresholds are dropped. */
+function promQueries(): string[] {
+  const out: string[] = [];
+  const rules = parse(Deno.readTextFileSync(`${compose}/prometheus/rules.yml`));
+  for (const group of rules.groups) {
+    for (const rule of group.rules) {
+      if (rule.record) out.push(rule.expr);
+      // An alert is silent while all is well; each side of it must still find its series.
+      else {
+        for (const part of String(rule.expr).split(/\s+(?:and|or|unless)\s+/)) {
+          out.push(part.replace(/\s*(==|!=|>=|<=|>|<)\s*[\d.e+-]+\s*$/, ""));
+        }
+      }
+    }
+  }
+  const dashboard = JSON.parse(
+    Deno.readTextFileSync(`${compose}/grafana/dashboards/pipeline.json`),
+  );
+  for (const panel of dashboard.panels) for (const target of panel.targets) out.push(target.expr);
+  return out;
+}
+
+/** Every SQL query of the market dashboard, with Grafana's macros expanded for a fixed range. */
+function sqlQueries(): string[] {
+  const dashboard = JSON.parse(Deno.readTextFileSync(`${compose}/grafana/dashboards/market.json`));
+  const raw = [
+    ...dashboard.templating.list.filter((v: Yaml) => v.type === "query").map((v: Yaml) => v.query),
+    ...dashboard.panels.flatMap((p: Yaml) => p.targets.map((t: Yaml) => t.rawSql)),
+  ];
+  return raw.map((sql: string) =>
+    sql
+      .replace(
+        /\$__timeFilter\(([^)]+)\)/g,
+        "$1 BETWEEN '2000-01-01T00:00:00Z' AND '2021-01-01T00:00:00Z'",
+      )
+      .replaceAll("$symbol", "SP500")
+      .replaceAll("$interval", "1d")
+  );
+}
+
+Deno.test("every PromQL and SQL query of the rules and dashboards returns data after a replay", async () => {
+  await requireServer("prometheus");
+  const p = await pipelineEnv();
+  const ports = [env.TRANSFORM_HTTP_PORT, env.SINK_HTTP_PORT];
+  for (const port of ports) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: Number(port) })).close();
+      throw new Error(
+        `port ${port} is taken (a worker from \`deno task up\`?): run \`deno task down\` first`,
+      );
+    } catch (error) {
+      if ((error as Error).message.startsWith("port")) throw error;
+    }
+  }
+  const running = [
+    spawnWorker(taskArgs("transform"), [], {
+      ...p.env,
+      HTTP_PORT: env.TRANSFORM_HTTP_PORT,
+      CONSUMER_GROUP: `${p.index}-t`,
+    }),
+    spawnWorker(taskArgs("sink"), [], {
+      ...p.env,
+      HTTP_PORT: env.SINK_HTTP_PORT,
+      CONSUMER_GROUP: `${p.index}-s`,
+    }),
+  ];
+  try {
+    await produce(p.topics.ticks, [{
+      key: "SP500",
+      value: "{broken",
+      headers: { "schema-version": "1", "record-type": "bar" },
+    }]);
+    await ingestCsv(p);
+    const prom = `http://127.0.0.1:${env.PROMETHEUS_PORT}`;
+    await eventually("the sink to write every bar", async () => {
+      const { rows } = await p.db.pool.query("select count(*)::int as n from bars");
+      return rows[0].n === 6408;
+    }, 120_000);
+    const queries = promQueries();
+    // Rates need two scrapes after the work; rules evaluate every 5 s.
+    const empty = await eventually("every PromQL query to return series", async () => {
+      const missing: string[] = [];
+      for (const q of queries) {
+        const res = await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`))
+          .json();
+        assert.equal(res.status, "success", `${q}: ${JSON.stringify(res)}`);
+        if (res.data.result.length === 0) missing.push(q);
+      }
+      return missing.length === 0
+        ? []
+        : (console.log(`waiting for: ${missing.join(" | ")}`), false);
+    }, 90_000);
+    assert.deepEqual(empty, []);
+    const sql = sqlQueries();
+    for (const q of sql) {
+      const { rows } = await p.db.pool.query(q);
+      assert.ok(rows.length > 0, `no rows: ${q}`);
+    }
+    console.log(
+      `${queries.length} PromQL queries and ${sql.length} SQL panel queries returned data`,
+    );
+  } finally {
+    for (const w of running) w.kill("SIGTERM");
+    for (const w of running) await w.exited;
+    await p.cleanup();
+  }
+});
