@@ -10,6 +10,7 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY lib/ lib/
 COPY workers/ workers/
+COPY web/ web/
 RUN deno cache workers/*.ts && chown -R deno:deno /app
 
 USER deno

@@ -4,7 +4,7 @@
 #   - the npm dependencies pinned in deno.json / deno.lock;
 #   - Java 17 and Maven (native Kafka and Elasticsearch jars come from Maven Central);
 #   - PostgreSQL 15, Prometheus (with promtool) and docker-compose (to validate the compose file)
-#     from Debian's packages.
+#     from Debian's packages, and Chromium for the chart page's browser test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 command -v javac >/dev/null || packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || packages+=(maven)
 command -v npm >/dev/null || packages+=(npm)
+[ -x /usr/bin/chromium ] || packages+=(chromium)   # the chart page's browser test
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing from Debian: ${packages[*]}"
   $SUDO apt-get update -qq

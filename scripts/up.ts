@@ -20,6 +20,7 @@ const kafkaDefaults = resolveOptions(kafkaOptions, { env: {}, flags: {} });
 const workers = [
   { name: "transform", port: env.TRANSFORM_HTTP_PORT },
   { name: "sink", port: env.SINK_HTTP_PORT },
+  { name: "api", port: env.API_HTTP_PORT },
 ];
 
 async function dockerAnswers(): Promise<boolean> {
@@ -176,6 +177,7 @@ The pipeline is up (${mode}).
                            -c "select interval, count(*), min(period_start), max(period_start) from bars group by 1"
   bars in Elasticsearch: curl -s 'http://127.0.0.1:${env.ELASTICSEARCH_PORT}/${env.ELASTICSEARCH_INDEX}/_search?q=symbol:SP500&size=1&sort=period_start:desc'
   Prometheus:            http://127.0.0.1:${env.PROMETHEUS_PORT}  (targets: /targets, alerts: /alerts)
+  charts and API:        http://127.0.0.1:${env.API_HTTP_PORT}/  (OpenAPI: /openapi.json)
   worker metrics:        http://127.0.0.1:${env.TRANSFORM_HTTP_PORT}/metrics  http://127.0.0.1:${env.SINK_HTTP_PORT}/metrics${
     mode === "compose"
       ? `\n  Grafana:               http://127.0.0.1:${env.GRAFANA_PORT} (admin password: compose/secrets/grafana_admin_password)`

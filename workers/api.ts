@@ -83,7 +83,9 @@ export const api = defineWorker({
   async handle(request, { outputs }) {
     const url = new URL(request.url);
     const db = outputs.postgres.pool;
-    if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
 
     if (url.pathname === "/") {
       return new Response(await Deno.readTextFile(new URL("index.html", web)), {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { allOptions, type Worker } from "../../lib/worker.ts";
+import { api } from "../../workers/api.ts";
 import { ingest } from "../../workers/ingest.ts";
 import { sink } from "../../workers/sink.ts";
 import { transform } from "../../workers/transform.ts";
@@ -43,7 +44,7 @@ async function resolvedCompose(): Promise<Yaml> {
   return parse(out);
 }
 
-const workers: Record<string, Worker> = { ingest, transform, sink };
+const workers: Record<string, Worker> = { ingest, transform, sink, api };
 
 Deno.test("the compose file validates with docker-compose config", async () => {
   const { code, out } = await run("docker-compose", [
@@ -81,8 +82,9 @@ Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and
         /_TOPIC$/.test(s.env) && s.env !== "TRANSFORM_STATE_TOPIC"
       )
         .map((s) => s.env);
-      const needed = ["KAFKA_BROKERS", "HTTP_HOST", "HTTP_PORT", ...topics];
-      if (name === "sink") {
+      const needed = ["HTTP_HOST", "HTTP_PORT", ...topics];
+      if (name !== "api") needed.push("KAFKA_BROKERS");
+      if (name === "sink" || name === "api") {
         needed.push(
           "POSTGRES_URL",
           "POSTGRES_PASSWORD_FILE",
@@ -104,9 +106,11 @@ Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and
         String(def.httpPort),
         `.env port of ${name}`,
       );
-      const [host, port] = service.environment.KAFKA_BROKERS.split(":");
-      assert.ok(services[host], `KAFKA_BROKERS names the service ${host}`);
-      assert.match(services.kafka.environment.KAFKA_LISTENERS, new RegExp(`:${port}\\b`));
+      if (name !== "api") {
+        const [host, port] = service.environment.KAFKA_BROKERS.split(":");
+        assert.ok(services[host], `KAFKA_BROKERS names the service ${host}`);
+        assert.match(services.kafka.environment.KAFKA_LISTENERS, new RegExp(`:${port}\\b`));
+      }
       for (const flag of service.command.filter((a: string) => a.startsWith("--allow-net="))) {
         for (const h of flag.slice("--allow-net=".length).split(",")) {
           assert.ok(
@@ -167,26 +171,47 @@ Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and
   });
   await t.step("every stateful service has a named volume, every service a healthcheck", () => {
     for (const [name, s] of Object.entries(services)) {
-      if (name !== "kafka-init") {
-        assert.ok(
-          s.healthcheck || name === "ingest" || name === "transform" || name === "sink",
-          `${name} healthcheck`,
-        );
-      }
+      // Worker services get theirs from the image's HEALTHCHECK (see the Dockerfile test).
+      const fromImage = Object.keys(workers).includes(name);
+      if (name !== "kafka-init") assert.ok(s.healthcheck || fromImage, `${name} healthcheck`);
     }
     for (
       const name of ["kafka", "postgres", "elasticsearch", "prometheus", "grafana", "zookeeper"]
     ) {
-      assert.ok(
-        (services[name].volumes ?? []).some((v: Yaml) => v.type === "volume"),
-        `${name} volume`,
-      );
+      const named = (v: Yaml) =>
+        typeof v === "string"
+          ? Object.keys(c.volumes).includes(v.split(":")[0])
+          : v.type === "volume";
+      assert.ok((services[name].volumes ?? []).some(named), `${name} has a named volume`);
     }
     assert.deepEqual(services.sink.depends_on.postgres, { condition: "service_healthy" });
     assert.deepEqual(services.transform.depends_on["kafka-init"], {
       condition: "service_completed_successfully",
     });
   });
+});
+
+Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, healthcheck", () => {
+  const dockerfile = Deno.readTextFileSync(`${root}Dockerfile`);
+  assert.match(dockerfile, /^ARG DENO_VERSION=(\S+)$/m);
+  assert.equal(/^ARG DENO_VERSION=(\S+)$/m.exec(dockerfile)![1], env.DENO_VERSION);
+  assert.match(dockerfile, /^FROM denoland\/deno:debian-\$\{DENO_VERSION\}$/m);
+  const copyLock = dockerfile.indexOf("COPY deno.json deno.lock");
+  const install = dockerfile.indexOf("RUN deno install --frozen");
+  const copySource = dockerfile.indexOf("COPY lib/");
+  assert.ok(
+    copyLock >= 0 && copyLock < install && install < copySource,
+    "dependencies cached before the source",
+  );
+  assert.match(dockerfile, /^USER deno$/m);
+  assert.match(dockerfile, /^HEALTHCHECK .*\/healthz/ms);
+  for (const dir of ["lib/", "workers/", "web/"]) {
+    assert.match(dockerfile, new RegExp(`^COPY ${dir}`, "m"));
+  }
+  const ignored = Deno.readTextFileSync(`${root}.dockerignore`).split("\n");
+  for (const entry of [".native", "node_modules", ".git", "compose/secrets"]) {
+    assert.ok(ignored.includes(entry), entry);
+  }
 });
 
 Deno.test("promtool accepts the Prometheus configs and rules", async () => {
