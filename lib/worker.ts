@@ -98,7 +98,20 @@ export function kafkaOutput(topic: OptionSpec<string>): OutputSpec<KafkaOutput> 
       return {
         topic: name,
         async send(records) {
-          await producer.send(name, records);
+          // A broker away for longer than kafkajs' own retries: back off and try again. A resend
+          // after a lost acknowledgement can repeat records; consumers dedup by key and time.
+          await retry(() => producer.send(name, records), {
+            attempts: ctx.options.maxRetryAttempts,
+            baseMs: ctx.options.retryBaseMs,
+            signal: ctx.signal,
+            onRetry: (error, attempt, delayMs) =>
+              ctx.log.warn("produce failed, retrying", {
+                topic: name,
+                error,
+                attempt,
+                delayMs: Math.round(delayMs),
+              }),
+          }, `producing to ${name}`);
           ctx.metrics.recordsOut.inc({ output: name }, records.length);
         },
         close: () => producer.close(),

@@ -1,9 +1,12 @@
 /**
  * `deno task test`: starts the native servers if they are not running (`deno task infra up`),
  * runs the unit, integration and e2e tests, and ends with the plain line `N passed, N failed`.
- * Extra arguments go to `deno test` (for example `--filter sink`).
+ * Extra arguments go to `deno test` (for example `--filter sink`); `tests/…` arguments choose
+ * the suites (the long fault tests are `deno task test:faults`).
  */
 const root = new URL("../", import.meta.url).pathname;
+// `deno task test:faults` passes tests/faults/; the default is everything else.
+const suites = Deno.args.filter((a) => a.startsWith("tests/"));
 const deno = Deno.execPath();
 
 const infra = await new Deno.Command(deno, {
@@ -27,8 +30,8 @@ const child = new Deno.Command(deno, {
     "--allow-write",
     "--allow-run",
     "--allow-sys",
-    ...Deno.args,
-    "tests/",
+    ...Deno.args.filter((a) => !a.startsWith("tests/")),
+    ...(suites.length ? suites : ["tests/unit/", "tests/integration/", "tests/e2e/"]),
   ],
   cwd: root,
   env: { NO_COLOR: "1" },

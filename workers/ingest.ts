@@ -52,6 +52,17 @@ const options = {
     "https://www.alphavantage.co/query",
   ),
   alphavantageApiKey: secret("ALPHAVANTAGE_API_KEY", "Alpha Vantage API key"),
+  alphavantageAttempts: int("ALPHAVANTAGE_ATTEMPTS", "tries per symbol (throttle, 5xx)", 6, {
+    min: 1,
+  }),
+  alphavantageRetryBaseMs: int(
+    "ALPHAVANTAGE_RETRY_BASE_MS",
+    "first backoff after a throttle note",
+    15_000,
+    {
+      min: 1,
+    },
+  ),
   alphavantageSymbols: list("ALPHAVANTAGE_SYMBOLS", "symbols to fetch", "IBM", (s) => s),
   syntheticSymbols: int("SYNTHETIC_SYMBOLS", "synthetic: number of symbols", 10, {
     min: 1,
@@ -143,8 +154,8 @@ async function readSource(
           baseUrl: o.alphavantageUrl,
           apiKey: o.alphavantageApiKey,
           symbol,
-          attempts: 6,
-          baseMs: 2000,
+          attempts: o.alphavantageAttempts,
+          baseMs: o.alphavantageRetryBaseMs,
           onRetry: (reason, attempt, delayMs) =>
             log.warn("Alpha Vantage retry", {
               symbol,

@@ -19,6 +19,7 @@ import {
   barIndexTemplate,
   barKey,
   barRow,
+  checkKey,
   decodeBar,
   type IndicatorBar,
   indicatorColumns,
@@ -47,7 +48,11 @@ export const sink = defineWorker({
   options: {},
   httpPort: 9103,
 
-  decode: (record) => decodeBar(record.value, record.headers),
+  decode(record) {
+    const bar = decodeBar(record.value, record.headers);
+    checkKey(record.key, bar.symbol);
+    return bar;
+  },
 
   async handle(batch, { outputs, deadLetter }) {
     // A bar is republished while it is open; only its newest version in the batch is written.

@@ -17,6 +17,7 @@ import { topicOption } from "../lib/kafka.ts";
 import {
   type BarConfig,
   buildBars,
+  checkKey,
   decodeInput,
   encodeBar,
   type Interval,
@@ -77,7 +78,11 @@ export const transform = defineWorker({
     log.info("state loaded", { partitions: partitions.size, topic: outputs.state.topic });
   },
 
-  decode: (record) => decodeInput(record.value, record.headers),
+  decode(record) {
+    const input = decodeInput(record.value, record.headers);
+    checkKey(record.key, input.symbol);
+    return input;
+  },
 
   async handle(batch, { options, outputs, source, deadLetter, log }) {
     const key = `${source!.topic}:${source!.partition}`;

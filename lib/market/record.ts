@@ -157,6 +157,20 @@ export function parseJsonObject(value: Uint8Array | null): Record<string, unknow
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * Records are keyed by symbol so that one symbol stays in one partition, in order; a record whose
+ * key names another symbol would break that, so it is rejected.
+ */
+export function checkKey(key: string | null, symbol: string): void {
+  if (key !== symbol) {
+    throw new RecordError(
+      `key ${JSON.stringify((key ?? "null").slice(0, 40))} is not the symbol ${symbol}`,
+      "key",
+      "key-mismatch",
+    );
+  }
+}
+
 /** Checks the schema-version header; unknown or missing versions are record errors. */
 export function checkSchemaVersion(headers: Record<string, string>): void {
   const version = headers[headerNames.schemaVersion];
