@@ -276,8 +276,10 @@ export async function consumeBatches(
   let crash: (error: Error) => void = () => {};
   const crashed = new Promise<Error>((resolve) => (crash = resolve));
   let stopping = false;
+  // kafkajs restarts the consumer itself after retriable failures (a commit refused during a
+  // rebalance, say); only a crash it will not restart from ends the worker.
   consumer.on(consumer.events.CRASH, (event) => {
-    if (!stopping) crash(event.payload.error);
+    if (!stopping && !event.payload.restart) crash(event.payload.error);
   });
   await consumer.connect();
   await consumer.subscribe({ topic: options.topic, fromBeginning: true });
@@ -294,6 +296,12 @@ export async function consumeBatches(
       for (let i = 0; i < messages.length; i += options.batchSize) {
         if (!isRunning() || isStale() || stopping) return;
         const slice = messages.slice(i, i + options.batchSize);
+        // A batch may retry for longer than the session timeout (a store down for a while):
+        // keep the membership alive meanwhile, or the group would hand the partition away.
+        const beat = setInterval(
+          () => heartbeat().catch(() => {}),
+          Math.max(500, Math.floor(options.sessionTimeoutMs / 4)),
+        );
         const work = (async () => {
           await onBatch({
             topic,
@@ -309,7 +317,11 @@ export async function consumeBatches(
           onCommitted(partition, next);
         })();
         inFlight = work.catch(() => {});
-        await work;
+        try {
+          await work;
+        } finally {
+          clearInterval(beat);
+        }
         await heartbeat();
       }
     },

@@ -661,14 +661,16 @@ class Runtime {
     try {
       await retry(async () => {
         const messages: Message<unknown>[] = [];
+        const failures: { record: KafkaRecord; error: RecordError }[] = [];
         for (const record of batch.records) {
           try {
             messages.push({ value: def.decode(record, options), record });
           } catch (error) {
             if (!(error instanceof RecordError)) throw error;
-            await this.deadLetter(record, error);
+            failures.push({ record, error });
           }
         }
+        await this.deadLetters(failures);
         const source = {
           topic: batch.topic,
           partition: batch.partition,
@@ -712,30 +714,42 @@ class Runtime {
     log.debug("batch done", { ...ctx, records: batch.records.length });
   }
 
-  async deadLetter(record: KafkaRecord, error: RecordError) {
+  deadLetter(record: KafkaRecord, error: RecordError): Promise<void> {
+    return this.deadLetters([{ record, error }]);
+  }
+
+  /** Sends dead letters in one produce call; they are acknowledged before the batch commits. */
+  async deadLetters(failures: { record: KafkaRecord; error: RecordError }[]) {
+    if (failures.length === 0) return;
     const h = deadLetterHeaders;
-    await this.#dlq!.send(this.options.dlqTopic, [{
-      key: record.key ?? "",
-      value: record.value ?? new Uint8Array(),
-      headers: {
-        ...record.headers,
-        [h.reason]: error.reason,
-        [h.message]: error.message.slice(0, 1000),
-        [h.topic]: record.topic,
-        [h.partition]: String(record.partition),
-        [h.offset]: record.offset,
-        [h.worker]: this.def.name,
-        [h.failedAt]: new Date().toISOString(),
-      },
-    }]);
-    this.metrics.deadLetters.inc({ reason: error.reason });
-    this.log.warn("dead letter", {
-      reason: error.reason,
-      message: error.message,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-    });
+    const failedAt = new Date().toISOString();
+    await this.#dlq!.send(
+      this.options.dlqTopic,
+      failures.map(({ record, error }) => ({
+        key: record.key ?? "",
+        value: record.value ?? new Uint8Array(),
+        headers: {
+          ...record.headers,
+          [h.reason]: error.reason,
+          [h.message]: error.message.slice(0, 1000),
+          [h.topic]: record.topic,
+          [h.partition]: String(record.partition),
+          [h.offset]: record.offset,
+          [h.worker]: this.def.name,
+          [h.failedAt]: failedAt,
+        },
+      })),
+    );
+    for (const { record, error } of failures) {
+      this.metrics.deadLetters.inc({ reason: error.reason });
+      this.log.warn("dead letter", {
+        reason: error.reason,
+        message: error.message.slice(0, 200),
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+      });
+    }
   }
 
   async closeAll() {

@@ -78,11 +78,11 @@ export async function produce(topic: string, records: ProducedRecord[]): Promise
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    for (let i = 0; i < records.length; i += 5000) {
+    for (let i = 0; i < records.length; i += 1000) {
       await producer.send({
         topic,
         acks: -1,
-        messages: records.slice(i, i + 5000).map((r) => ({
+        messages: records.slice(i, i + 1000).map((r) => ({
           key: r.key,
           value: r.value as string,
           headers: r.headers,
@@ -182,6 +182,8 @@ export async function freshDatabase(): Promise<
   await admin.query(`create database ${name}`);
   await admin.end();
   const pool = new pg.Pool({ ...base, database: name, max: 2 });
+  // Fault tests stop the server under this pool; its idle clients must not crash the test.
+  pool.on("error", () => {});
   return {
     url: `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${name}`,
     pool,
@@ -217,4 +219,18 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** `deno task infra up|down <service>`: fault tests stop and start the real servers. */
+export async function infra(command: "up" | "down", service: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "infra", command, service],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { ES_EXTRA_SETTINGS: Deno.env.get("ES_EXTRA_SETTINGS") ?? "" },
+  }).output();
+  if (!out.success) {
+    throw new Error(`infra ${command} ${service} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  }
 }
