@@ -38,7 +38,11 @@ interface Proc {
 }
 
 /** Runs a command, sampling its resident memory (VmRSS) every 100 ms for the peak. */
-async function measure(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Proc> {
+async function measure(
+  cmd: string,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<Proc> {
   const started = performance.now();
   const child = new Deno.Command(cmd, {
     args,
@@ -59,7 +63,12 @@ async function measure(cmd: string, args: string[], extraEnv: Record<string, str
   clearInterval(sampler);
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text.slice(-2000)}`);
-  return { code: out.code, out: text, seconds: (performance.now() - started) / 1000, peakRssMb: peak / 1024 };
+  return {
+    code: out.code,
+    out: text,
+    seconds: (performance.now() - started) / 1000,
+    peakRssMb: peak / 1024,
+  };
 }
 
 const taskArgs = (task: string) => tasks[task].slice("deno ".length).split(" ");
@@ -97,7 +106,13 @@ interface Stat {
 
 function stat(values: number[], unit: string): Stat {
   const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted.at(-1)!, unit, runs: values };
+  return {
+    median: sorted[Math.floor(sorted.length / 2)],
+    min: sorted[0],
+    max: sorted.at(-1)!,
+    unit,
+    runs: values,
+  };
 }
 
 async function repeat(label: string, unit: string, fn: () => Promise<number>): Promise<Stat> {
@@ -110,9 +125,14 @@ async function repeat(label: string, unit: string, fn: () => Promise<number>): P
 }
 
 const results: Record<string, Stat> = {};
-const tickBytes = encodeTick({ symbol: "SYN000", ts: Date.now(), price: 101.2345, size: 100 }).value.length;
+const tickBytes =
+  encodeTick({ symbol: "SYN000", ts: Date.now(), price: 101.2345, size: 100 }).value.length;
 
-say(`machine: ${navigator.hardwareConcurrency} cores, ${(Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)} GiB; ${TICKS} ticks, ${SYMBOLS} symbols, ${RUNS} runs`);
+say(
+  `machine: ${navigator.hardwareConcurrency} cores, ${
+    (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)
+  } GiB; ${TICKS} ticks, ${SYMBOLS} symbols, ${RUNS} runs`,
+);
 await measure(deno, ["task", "infra", "up"]);
 
 // Limits: Kafka's own Java producer and consumer, same record count and size.
@@ -141,7 +161,14 @@ results.kafkaJavaProduce = await repeat("kafka java produce", "records/s", async
 });
 
 // Ours: ingest → transform → sink, each --once, on fresh topics per run.
-const runsOfOurs: { ingest: number; transform: number; bars: number; sink: number; e2e: number; rss: Record<string, number> }[] = [];
+const runsOfOurs: {
+  ingest: number;
+  transform: number;
+  bars: number;
+  sink: number;
+  e2e: number;
+  rss: Record<string, number>;
+}[] = [];
 let lastTicksTopic = "";
 for (let i = 0; i < RUNS; i++) {
   const ticks = fresh("ticks"), bars = fresh("bars"), db = fresh("db").replaceAll("-", "_");
@@ -157,11 +184,20 @@ for (let i = 0; i < RUNS; i++) {
     POSTGRES_URL: `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${db}`,
     ELASTICSEARCH_INDEX: fresh("index"),
   };
-  const ing = await worker("ingest", ["--source", "synthetic", "--synthetic-ticks", String(TICKS), "--synthetic-symbols", String(SYMBOLS)], e);
+  const ing = await worker("ingest", [
+    "--source",
+    "synthetic",
+    "--synthetic-ticks",
+    String(TICKS),
+    "--synthetic-symbols",
+    String(SYMBOLS),
+  ], e);
   const ingestRate = Number(/"ratePerSecond":(\d+)/.exec(ing.out)?.[1] ?? TICKS / ing.seconds);
   const tr = await worker("transform", ["--once"], e);
   const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
-  const stored = Number((await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim());
+  const stored = Number(
+    (await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim(),
+  );
   runsOfOurs.push({
     ingest: ingestRate,
     transform: TICKS / tr.seconds,
@@ -170,7 +206,13 @@ for (let i = 0; i < RUNS; i++) {
     e2e: TICKS / (ing.seconds + tr.seconds + sk.seconds),
     rss: { ingest: ing.peakRssMb, transform: tr.peakRssMb, sink: sk.peakRssMb },
   });
-  say(`ours run ${i + 1}: ingest ${ingestRate.toFixed(0)}/s, transform ${(TICKS / tr.seconds).toFixed(0)} ticks/s, sink ${(stored / sk.seconds).toFixed(0)} rows/s (${stored} bars), e2e ${(TICKS / (ing.seconds + tr.seconds + sk.seconds)).toFixed(0)} ticks/s`);
+  say(
+    `ours run ${i + 1}: ingest ${ingestRate.toFixed(0)}/s, transform ${
+      (TICKS / tr.seconds).toFixed(0)
+    } ticks/s, sink ${(stored / sk.seconds).toFixed(0)} rows/s (${stored} bars), e2e ${
+      (TICKS / (ing.seconds + tr.seconds + sk.seconds)).toFixed(0)
+    } ticks/s`,
+  );
   lastTicksTopic = ticks;
 }
 results.ingest = stat(runsOfOurs.map((r) => r.ingest), "records/s");
@@ -190,13 +232,19 @@ const csvPath = `${root}.native/bench-bars.csv`;
 {
   const lines: string[] = [];
   for (let i = 0; i < copyRows; i++) {
-    lines.push(`SYN${i % SYMBOLS},1m,${new Date(Date.UTC(2024, 0, 2) + i * 60_000).toISOString()},1,2,0.5,1.5,100,10,1.2`);
+    lines.push(
+      `SYN${i % SYMBOLS},1m,${
+        new Date(Date.UTC(2024, 0, 2) + i * 60_000).toISOString()
+      },1,2,0.5,1.5,100,10,1.2`,
+    );
   }
   await Deno.writeTextFile(csvPath, lines.join("\n") + "\n");
 }
 results.postgresCopy = await repeat("postgres COPY", "rows/s", async () => {
   const table = fresh("copy").replaceAll("-", "_");
-  await psql(`create table ${table} (symbol text, interval text, period_start timestamptz, open float8, high float8, low float8, close float8, volume float8, trades int8, vwap float8)`);
+  await psql(
+    `create table ${table} (symbol text, interval text, period_start timestamptz, open float8, high float8, low float8, close float8, volume float8, trades int8, vwap float8)`,
+  );
   const r = await measure("psql", [pgUrl, "-c", `\\copy ${table} from '${csvPath}' csv`]);
   await psql(`drop table ${table}`);
   return copyRows / r.seconds;
@@ -211,9 +259,31 @@ async function bulkRate(batch: number, docs: number): Promise<number> {
     const lines: string[] = [];
     for (let k = i; k < Math.min(docs, i + batch); k++) {
       lines.push(JSON.stringify({ index: { _index: index, _id: `SYN|1m|${k}` } }));
-      lines.push(JSON.stringify({ symbol: `SYN${k % SYMBOLS}`, interval: "1m", period_start: new Date(Date.UTC(2024, 0, 2) + k * 60_000).toISOString(), open: 1, high: 2, low: 0.5, close: 1.5, volume: 100, trades: 10, vwap: 1.2, ret: 0.01, log_ret: 0.01, sma: 1.4, ema: 1.4, rsi: 55, volatility: 0.2, zscore: 0.3 }));
+      lines.push(JSON.stringify({
+        symbol: `SYN${k % SYMBOLS}`,
+        interval: "1m",
+        period_start: new Date(Date.UTC(2024, 0, 2) + k * 60_000).toISOString(),
+        open: 1,
+        high: 2,
+        low: 0.5,
+        close: 1.5,
+        volume: 100,
+        trades: 10,
+        vwap: 1.2,
+        ret: 0.01,
+        log_ret: 0.01,
+        sma: 1.4,
+        ema: 1.4,
+        rsi: 55,
+        volatility: 0.2,
+        zscore: 0.3,
+      }));
     }
-    const res = await fetch(`${esUrl}/_bulk`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: lines.join("\n") + "\n" });
+    const res = await fetch(`${esUrl}/_bulk`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: lines.join("\n") + "\n",
+    });
     const body = await res.json();
     if (body.errors) throw new Error("bulk errors in the limit test");
   }
@@ -227,7 +297,11 @@ for (let batch = 250; batch <= 8000; batch *= 2) {
   say(`  bulk ${batch} docs/request: ${rate.toFixed(0)} docs/s`);
   if (rate > best.rate) best = { batch, rate };
 }
-results.elasticsearchBulk = await repeat(`elasticsearch bulk @${best.batch}`, "docs/s", () => bulkRate(best.batch, 100_000));
+results.elasticsearchBulk = await repeat(
+  `elasticsearch bulk @${best.batch}`,
+  "docs/s",
+  () => bulkRate(best.batch, 100_000),
+);
 
 // Scale-out: 1 and 2 transform replicas in one group over 6 partitions.
 say("transform scale-out ...");
@@ -253,7 +327,14 @@ results.startToReady = await repeat("transform start→ready", "ms", async () =>
   const child = new Deno.Command(deno, {
     args: taskArgs("transform"),
     cwd: root,
-    env: { HTTP_PORT: String(port), LOG_LEVEL: "warn", CONSUMER_GROUP: fresh("group"), TICKS_TOPIC: lastTicksTopic, BARS_TOPIC: fresh("bars"), TRANSFORM_STATE_TOPIC: fresh("state") },
+    env: {
+      HTTP_PORT: String(port),
+      LOG_LEVEL: "warn",
+      CONSUMER_GROUP: fresh("group"),
+      TICKS_TOPIC: lastTicksTopic,
+      BARS_TOPIC: fresh("bars"),
+      TRANSFORM_STATE_TOPIC: fresh("state"),
+    },
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -282,10 +363,21 @@ if (!flags["no-python"]) {
   } catch {
     await measure("python3", ["-m", "venv", venv]);
   }
-  await measure(`${venv}/bin/pip`, ["install", "-q", "kafka-python==2.0.2", "pandas", "psycopg2-binary"]);
+  await measure(`${venv}/bin/pip`, [
+    "install",
+    "-q",
+    "kafka-python==2.0.2",
+    "pandas",
+    "psycopg2-binary",
+  ]);
   const ticksCsv = `${root}.native/bench-ticks.csv`;
   {
-    const gen = syntheticTicks({ seed: 42, symbols: SYMBOLS, start: Date.parse("2024-01-02T14:30:00Z"), stepMs: 100 });
+    const gen = syntheticTicks({
+      seed: 42,
+      symbols: SYMBOLS,
+      start: Date.parse("2024-01-02T14:30:00Z"),
+      stepMs: 100,
+    });
     const lines = ["symbol,ts,price,size"];
     for (let i = 0; i < TICKS; i++) {
       const t = gen.next().value!;
@@ -293,14 +385,32 @@ if (!flags["no-python"]) {
     }
     await Deno.writeTextFile(ticksCsv, lines.join("\n") + "\n");
   }
-  const py: { produce: number; transform: number; storage: number; e2e: number; rss: Record<string, number> }[] = [];
+  const py: {
+    produce: number;
+    transform: number;
+    storage: number;
+    e2e: number;
+    rss: Record<string, number>;
+  }[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const ticks = fresh("py-ticks"), bars = fresh("py-bars"), db = fresh("pydb").replaceAll("-", "_");
+    const ticks = fresh("py-ticks"),
+      bars = fresh("py-bars"),
+      db = fresh("pydb").replaceAll("-", "_");
     await createTopic(ticks);
     await createTopic(bars);
     await psql(`create database ${db}`);
-    const p = await measure(`${venv}/bin/python`, [`${root}scripts/bench/producer.py`, brokers, ticks, ticksCsv]);
-    const t = await measure(`${venv}/bin/python`, [`${root}scripts/bench/transform.py`, brokers, ticks, bars]);
+    const p = await measure(`${venv}/bin/python`, [
+      `${root}scripts/bench/producer.py`,
+      brokers,
+      ticks,
+      ticksCsv,
+    ]);
+    const t = await measure(`${venv}/bin/python`, [
+      `${root}scripts/bench/transform.py`,
+      brokers,
+      ticks,
+      bars,
+    ]);
     const s = await measure(`${venv}/bin/python`, [
       `${root}scripts/bench/storage.py`,
       brokers,
@@ -315,19 +425,29 @@ if (!flags["no-python"]) {
       e2e: TICKS / (pj.seconds + tj.seconds + sj.seconds),
       rss: { producer: p.peakRssMb, transform: t.peakRssMb, storage: s.peakRssMb },
     });
-    say(`python run ${i + 1}: produce ${pj.rate.toFixed(0)}/s, transform ${tj.rate.toFixed(0)} ticks/s, storage ${sj.rate.toFixed(0)} rows/s, e2e ${py.at(-1)!.e2e.toFixed(0)} ticks/s`);
+    say(
+      `python run ${i + 1}: produce ${pj.rate.toFixed(0)}/s, transform ${
+        tj.rate.toFixed(0)
+      } ticks/s, storage ${sj.rate.toFixed(0)} rows/s, e2e ${py.at(-1)!.e2e.toFixed(0)} ticks/s`,
+    );
   }
   results.pythonProduce = stat(py.map((r) => r.produce), "records/s");
   results.pythonTransform = stat(py.map((r) => r.transform), "ticks/s");
   results.pythonStorage = stat(py.map((r) => r.storage), "rows/s into PostgreSQL only");
   results.pythonE2e = stat(py.map((r) => r.e2e), "ticks/s (sequential)");
-  for (const w of ["producer", "transform", "storage"]) results[`pythonPeakRss_${w}`] = stat(py.map((r) => r.rss[w]), "MiB");
+  for (const w of ["producer", "transform", "storage"]) {
+    results[`pythonPeakRss_${w}`] = stat(py.map((r) => r.rss[w]), "MiB");
+  }
 }
 
 // Ratios the issue asks for.
 const m = (k: string) => results[k]?.median ?? NaN;
 const ours = Math.max(m("peakRss_ingest"), m("peakRss_transform"), m("peakRss_sink"));
-const theirs = Math.max(m("pythonPeakRss_producer"), m("pythonPeakRss_transform"), m("pythonPeakRss_storage"));
+const theirs = Math.max(
+  m("pythonPeakRss_producer"),
+  m("pythonPeakRss_transform"),
+  m("pythonPeakRss_storage"),
+);
 const ratios = [
   ["ingest / Kafka Java producer", m("ingest") / m("kafkaJavaProduce"), 0.5],
   ["sink rows/s / raw COPY rows/s", m("sink") / m("postgresCopy"), 0.5],
@@ -339,23 +459,33 @@ const ratios = [
 
 const fmt = (n: number) => Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(2)) : "n/a";
 const table = [
-  `Machine: ${navigator.hardwareConcurrency} cores, ${(Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)} GiB; Deno ${Deno.version.deno}, Kafka ${env.KAFKA_VERSION}, Elasticsearch ${env.ELASTICSEARCH_VERSION}, PostgreSQL ${env.POSTGRES_VERSION}; ${TICKS} synthetic ticks, ${SYMBOLS} symbols; median of ${RUNS} runs (min–max).`,
+  `Machine: ${navigator.hardwareConcurrency} cores, ${
+    (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)
+  } GiB; Deno ${Deno.version.deno}, Kafka ${env.KAFKA_VERSION}, Elasticsearch ${env.ELASTICSEARCH_VERSION}, PostgreSQL ${env.POSTGRES_VERSION}; ${TICKS} synthetic ticks, ${SYMBOLS} symbols; median of ${RUNS} runs (min–max).`,
   "",
   "| figure | median | min | max | unit |",
   "| --- | ---: | ---: | ---: | --- |",
-  ...Object.entries(results).map(([k, s]) => `| ${k} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.unit} |`),
+  ...Object.entries(results).map(([k, s]) =>
+    `| ${k} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.unit} |`
+  ),
   "",
   "| ratio | value | target | met |",
   "| --- | ---: | ---: | --- |",
   ...ratios.map(([name, value, target]) => {
     const met = name.startsWith("peak RSS") ? value <= target : value >= target;
-    return `| ${name} | ${fmt(value)} | ${name.startsWith("peak RSS") ? "≤" : "≥"} ${target} | ${Number.isFinite(value) ? (met ? "met" : "not met") : "n/a"} |`;
+    return `| ${name} | ${fmt(value)} | ${name.startsWith("peak RSS") ? "≤" : "≥"} ${target} | ${
+      Number.isFinite(value) ? (met ? "met" : "not met") : "n/a"
+    } |`;
   }),
 ].join("\n");
 await Deno.mkdir(`${root}bench`, { recursive: true });
 await Deno.writeTextFile(
   `${root}bench/results.json`,
-  JSON.stringify({ at: new Date().toISOString(), ticks: TICKS, symbols: SYMBOLS, runs: RUNS, results, ratios }, null, 2),
+  JSON.stringify(
+    { at: new Date().toISOString(), ticks: TICKS, symbols: SYMBOLS, runs: RUNS, results, ratios },
+    null,
+    2,
+  ),
 );
 await Deno.writeTextFile(`${root}bench/results.md`, table + "\n");
 console.log(table);

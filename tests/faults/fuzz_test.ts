@@ -9,20 +9,36 @@ import { defaultPeriods } from "../../lib/market/indicators.ts";
 import { encodeBar, encodeSourceBar } from "../../lib/market/record.ts";
 import { seededRandom } from "../../lib/market/synthetic.ts";
 import { drain, groups, pipelineEnv } from "../support/pipeline.ts";
-import { produce, type ProducedRecord, readAll, requireServer, root } from "../support/servers.ts";
+import {
+  createTopics,
+  produce,
+  type ProducedRecord,
+  readAll,
+  requireServer,
+  root,
+} from "../support/servers.ts";
 
 const HOSTILE = 10_000;
 const VALID = 300;
-const sp500 = parseCsv(Deno.readTextFileSync(`${root}node_modules/vega-datasets/data/sp500-2000.csv`), "SP500")
+const sp500 = parseCsv(
+  Deno.readTextFileSync(`${root}node_modules/vega-datasets/data/sp500-2000.csv`),
+  "SP500",
+)
   .bars.slice(0, VALID);
 
 /** One hostile record of many kinds, built from a valid template so each breaks one rule. */
-function hostile(random: () => number, template: { key: string; value: string; headers: Record<string, string> }): ProducedRecord {
+function hostile(
+  random: () => number,
+  template: { key: string; value: string; headers: Record<string, string> },
+): ProducedRecord {
   const good = JSON.parse(template.value);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
   const field = pick(Object.keys(good).filter((k) => k !== "symbol"));
   const kinds: (() => ProducedRecord)[] = [
-    () => ({ ...template, value: JSON.stringify({ ...good, [field]: pick(["12", true, [], {}, "NaN"]) }) }),
+    () => ({
+      ...template,
+      value: JSON.stringify({ ...good, [field]: pick(["12", true, [], {}, "NaN"]) }),
+    }),
     () => {
       const copy = { ...good };
       delete copy[field];
@@ -34,17 +50,40 @@ function hostile(random: () => number, template: { key: string; value: string; h
     () => ({ ...template, value: JSON.stringify({ ...good, volume: -1e308 }) }),
     () => ({ ...template, value: JSON.stringify({ ...good, symbol: "S".repeat(70_000) }) }),
     () => ({ ...template, value: JSON.stringify({ ...good, symbol: "X'; drop table bars; --" }) }),
-    () => ({ ...template, value: new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0xff, 0xfe, 0x22, 0x7d]) }),
+    () => ({
+      ...template,
+      value: new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0xff, 0xfe, 0x22, 0x7d]),
+    }),
     () => ({ ...template, value: "[".repeat(20_000) + "]".repeat(20_000) }),
     () => ({ ...template, value: '{"a":'.repeat(5000) + "1" + "}".repeat(5000) }),
-    () => ({ ...template, value: JSON.stringify({ __proto__: { symbol: "SP500" }, constructor: { prototype: {} } }) }),
+    () => ({
+      ...template,
+      value: JSON.stringify({ __proto__: { symbol: "SP500" }, constructor: { prototype: {} } }),
+    }),
     () => ({ ...template, headers: {} }),
-    () => ({ ...template, headers: { ...template.headers, "schema-version": pick(["2", "", "1.0", "\u0000"]) } }),
-    () => ({ ...template, headers: { ...template.headers, "record-type": pick(["quote", "", "BAR"]) } }),
+    () => ({
+      ...template,
+      headers: { ...template.headers, "schema-version": pick(["2", "", "1.0", "\u0000"]) },
+    }),
+    () => ({
+      ...template,
+      headers: { ...template.headers, "record-type": pick(["quote", "", "BAR"]) },
+    }),
     () => ({ ...template, key: pick(["AAPL", "", "sp500"]) }),
     () => ({ ...template, value: null }),
     () => ({ ...template, value: "" }),
-    () => ({ ...template, value: JSON.stringify({ ...good, [good.ts ? "ts" : "start"]: pick(["1800-01-01T00:00:00Z", "2020-13-45T00:00:00Z", "yesterday", 946684800000]) }) }),
+    () => ({
+      ...template,
+      value: JSON.stringify({
+        ...good,
+        [good.ts ? "ts" : "start"]: pick([
+          "1800-01-01T00:00:00Z",
+          "2020-13-45T00:00:00Z",
+          "yesterday",
+          946684800000,
+        ]),
+      }),
+    }),
     () => ({ ...template, value: JSON.stringify({ ...good, low: good.high * 2 }) }),
     () => ({ ...template, value: JSON.stringify(pick([null, 42, "bar", []])) }),
   ];
@@ -52,7 +91,11 @@ function hostile(random: () => number, template: { key: string; value: string; h
 }
 
 /** Valid records in order with `HOSTILE` hostile ones spread between them. */
-function interleave(valid: ProducedRecord[], make: () => ProducedRecord, random: () => number): ProducedRecord[] {
+function interleave(
+  valid: ProducedRecord[],
+  make: () => ProducedRecord,
+  random: () => number,
+): ProducedRecord[] {
   const slots = Array.from({ length: valid.length + 1 }, () => 0);
   for (let i = 0; i < HOSTILE; i++) slots[Math.floor(random() * slots.length)]++;
   const out: ProducedRecord[] = [];
@@ -72,17 +115,28 @@ Deno.test("10,000 hostile records into transform and 10,000 into sink: each dead
     await t.step("transform", async () => {
       const random = seededRandom(1);
       const valid = sp500.map((b) => encodeSourceBar(b));
-      await produce(p.topics.ticks, interleave(valid, () => hostile(random, valid[Math.floor(random() * VALID)]), random));
+      await produce(
+        p.topics.ticks,
+        interleave(valid, () => hostile(random, valid[Math.floor(random() * VALID)]), random),
+      );
       await drain("transform", p, { ...groups("fuzz").transform, BATCH_SIZE: "1000" });
       const dlq = await readAll(p.topics.dlq);
       assert.equal(dlq.length, HOSTILE, "every hostile record, once");
-      assert.ok(dlq.every((d) => d.headers["dlq.reason"] && d.headers["dlq.worker"] === "transform"));
+      assert.ok(
+        dlq.every((d) => d.headers["dlq.reason"] && d.headers["dlq.worker"] === "transform"),
+      );
       const reasons = new Map<string, number>();
-      for (const d of dlq) reasons.set(d.headers["dlq.reason"], (reasons.get(d.headers["dlq.reason"]) ?? 0) + 1);
-      console.log(`transform dead letters by reason: ${JSON.stringify(Object.fromEntries(reasons))}`);
+      for (const d of dlq) {
+        reasons.set(d.headers["dlq.reason"], (reasons.get(d.headers["dlq.reason"]) ?? 0) + 1);
+      }
+      console.log(
+        `transform dead letters by reason: ${JSON.stringify(Object.fromEntries(reasons))}`,
+      );
       assert.ok(reasons.size >= 12, "many kinds of breakage were seen");
       const bars = await readAll(p.topics.bars);
-      const daily = new Set(bars.map((b) => JSON.parse(b.value)).filter((b) => b.interval === "1d").map((b) => b.start));
+      const daily = new Set(
+        bars.map((b) => JSON.parse(b.value)).filter((b) => b.interval === "1d").map((b) => b.start),
+      );
       assert.equal(daily.size, VALID, "every valid daily bar was built");
     });
 
@@ -96,13 +150,25 @@ Deno.test("10,000 hostile records into transform and 10,000 into sink: each dead
       const valid = built.map(encodeBar);
       const sinkDlq = `${p.topics.dlq}-sink`;
       const barsTopic = `${p.topics.bars}-fuzz`;
-      const records = interleave(valid, () => hostile(random, valid[Math.floor(random() * valid.length)]), random);
+      await createTopics([barsTopic, sinkDlq]);
+      const records = interleave(
+        valid,
+        () => hostile(random, valid[Math.floor(random() * valid.length)]),
+        random,
+      );
       await produce(barsTopic, records);
-      await drain("sink", p, { ...groups("fuzz").sink, BARS_TOPIC: barsTopic, DLQ_TOPIC: sinkDlq, BATCH_SIZE: "1000" });
+      await drain("sink", p, {
+        ...groups("fuzz").sink,
+        BARS_TOPIC: barsTopic,
+        DLQ_TOPIC: sinkDlq,
+        BATCH_SIZE: "1000",
+      });
       const dlq = await readAll(sinkDlq);
       assert.equal(dlq.length, HOSTILE);
       assert.ok(dlq.every((d) => d.headers["dlq.reason"] && d.headers["dlq.worker"] === "sink"));
-      const { rows } = await p.db.pool.query("select count(*)::int as n from bars where interval = '1d'");
+      const { rows } = await p.db.pool.query(
+        "select count(*)::int as n from bars where interval = '1d'",
+      );
       assert.equal(rows[0].n, VALID);
       const still = await p.db.pool.query("select count(*)::int as n from bars");
       assert.equal(still.rows[0].n, VALID, "no hostile record became a row");

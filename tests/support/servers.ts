@@ -3,6 +3,7 @@
  * `deno task infra up`), and fresh, uniquely named topics, databases and indices per test.
  */
 import { Client } from "@elastic/elasticsearch";
+import { Buffer } from "node:buffer";
 import kafkajs from "kafkajs";
 // @ts-types="@types/pg"
 import pg from "pg";
@@ -78,17 +79,27 @@ export async function produce(topic: string, records: ProducedRecord[]): Promise
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    for (let i = 0; i < records.length; i += 1000) {
+    // Requests of at most ~512 KiB: the broker refuses record batches over 1 MB.
+    let start = 0;
+    while (start < records.length) {
+      let end = start, bytes = 0;
+      while (end < records.length && (end === start || bytes < 512 * 1024)) {
+        const v = records[end++].value;
+        bytes += (v === null ? 0 : typeof v === "string" ? v.length * 3 : v.byteLength) + 64;
+      }
       await producer.send({
         topic,
         acks: -1,
-        messages: records.slice(i, i + 1000).map((r) => ({
+        messages: records.slice(start, end).map((r) => ({
           key: r.key,
-          value: r.value as string,
+          value: r.value === null || typeof r.value === "string"
+            ? r.value
+            : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
           headers: r.headers,
           partition: r.partition,
         })),
       });
+      start = end;
     }
   } finally {
     await producer.disconnect();
@@ -231,6 +242,8 @@ export async function infra(command: "up" | "down", service: string): Promise<vo
     env: { ES_EXTRA_SETTINGS: Deno.env.get("ES_EXTRA_SETTINGS") ?? "" },
   }).output();
   if (!out.success) {
-    throw new Error(`infra ${command} ${service} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    throw new Error(
+      `infra ${command} ${service} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
+    );
   }
 }
