@@ -338,16 +338,13 @@ export async function consumeBatches(
 }
 
 /**
- * Reads every partition of `topic` from the beginning up to the high-water marks of now and
- * returns the latest value per key (a null value deletes): the view of a compacted topic.
+ * Every record of `topic`, all partitions, from the beginning up to the high-water marks of now
+ * (a throwaway consumer group, deleted afterwards). For state topics, dead letters and tests.
  */
-export async function readTopicToEnd(
-  kafka: Kafka,
-  topic: string,
-): Promise<Map<string, Uint8Array>> {
+export async function readToEnd(kafka: Kafka, topic: string): Promise<KafkaRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
-  const values = new Map<string, Uint8Array>();
+  const records: KafkaRecord[] = [];
   const groupId = `reader-${topic}-${crypto.randomUUID()}`;
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -355,7 +352,7 @@ export async function readTopicToEnd(
     for (const o of offsets) {
       if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
     }
-    if (remaining.size === 0) return values;
+    if (remaining.size === 0) return records;
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
     await consumer.connect();
     try {
@@ -365,11 +362,7 @@ export async function readTopicToEnd(
       await consumer.run({
         autoCommit: false,
         eachBatch: ({ batch }) => {
-          for (const m of batch.messages) {
-            const key = m.key?.toString() ?? "";
-            if (m.value === null) values.delete(key);
-            else values.set(key, new Uint8Array(m.value));
-          }
+          for (const m of batch.messages) records.push(toRecord(topic, batch.partition, m));
           const last = batch.messages.at(-1);
           const target = remaining.get(batch.partition);
           if (last && target !== undefined && BigInt(last.offset) + 1n >= target) {
@@ -384,8 +377,21 @@ export async function readTopicToEnd(
       await consumer.disconnect();
     }
     await admin.deleteGroups([groupId]).catch(() => {});
-    return values;
+    return records;
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The latest value per key of a compacted topic (a null value deletes the key). */
+export async function readTopicToEnd(
+  kafka: Kafka,
+  topic: string,
+): Promise<Map<string, Uint8Array>> {
+  const values = new Map<string, Uint8Array>();
+  for (const r of await readToEnd(kafka, topic)) {
+    if (r.value === null) values.delete(r.key ?? "");
+    else values.set(r.key ?? "", r.value);
+  }
+  return values;
 }

@@ -14,7 +14,9 @@ import {
   createKafka,
   type KafkaConnection,
   kafkaOptions,
+  type KafkaRecord,
   openProducer,
+  readToEnd,
   topicOption,
 } from "../lib/kafka.ts";
 import { createLogger } from "../lib/log.ts";
@@ -30,64 +32,14 @@ const specs = {
   dryRun: bool("DRY_RUN", "replay: show what would be sent", false),
 };
 
-interface DeadLetter {
-  partition: number;
-  offset: string;
-  key: string;
-  value: Uint8Array;
-  headers: Record<string, string>;
-}
-
 const matches = (pattern: string, reason: string) =>
   pattern === "" ||
   (pattern.endsWith("*") ? reason.startsWith(pattern.slice(0, -1)) : reason === pattern);
 
-async function readDeadLetters(o: typeof values): Promise<DeadLetter[]> {
+async function readDeadLetters(o: typeof values): Promise<KafkaRecord[]> {
   const kafka = createKafka(o as KafkaConnection, createLogger("dlq", "error"), "dlq");
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(o.dlqTopic).catch(() => []);
-  await admin.disconnect();
-  const remaining = new Map<number, bigint>();
-  for (const x of offsets) {
-    if (BigInt(x.high) > BigInt(x.low)) remaining.set(x.partition, BigInt(x.high));
-  }
-  const out: DeadLetter[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({
-    groupId: `dlq-reader-${crypto.randomUUID()}`,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.dlqTopic, fromBeginning: true });
-  let done = () => {};
-  const finished = new Promise<void>((r) => (done = r));
-  await consumer.run({
-    eachBatch: ({ batch }) => {
-      for (const m of batch.messages) {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(m.headers ?? {})) {
-          if (v !== undefined) headers[k] = String(v);
-        }
-        out.push({
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key?.toString() ?? "",
-          value: new Uint8Array(m.value ?? []),
-          headers,
-        });
-      }
-      const last = batch.messages.at(-1);
-      if (last && BigInt(last.offset) + 1n >= (remaining.get(batch.partition) ?? 0n)) {
-        remaining.delete(batch.partition);
-      }
-      if (remaining.size === 0) done();
-      return Promise.resolve();
-    },
-  });
-  await finished;
-  await consumer.disconnect();
-  return out.filter((d) => matches(o.reason, d.headers[h.reason] ?? ""));
+  const letters = await readToEnd(kafka, o.dlqTopic);
+  return letters.filter((d) => matches(o.reason, d.headers[h.reason] ?? ""));
 }
 
 const { flags, positionals } = parseCommandLine(Deno.args, ["json", "dry-run", "help"]);
@@ -136,7 +88,7 @@ if (command === "list") {
 } else {
   const kafka = createKafka(values as KafkaConnection, createLogger("dlq", "error"), "dlq");
   const producer = values.dryRun ? null : await openProducer(kafka);
-  const byTopic = new Map<string, DeadLetter[]>();
+  const byTopic = new Map<string, KafkaRecord[]>();
   for (const d of letters) {
     const topic = values.to || d.headers[h.topic];
     byTopic.set(topic, [...(byTopic.get(topic) ?? []), d]);
@@ -144,8 +96,8 @@ if (command === "list") {
   for (const [topic, list] of byTopic) {
     // The dead-letter headers go; the record's own headers (schema version, type) stay.
     const records = list.map((d) => ({
-      key: d.key,
-      value: d.value,
+      key: d.key ?? "",
+      value: d.value ?? new Uint8Array(),
       headers: Object.fromEntries(Object.entries(d.headers).filter(([k]) => !k.startsWith("dlq."))),
     }));
     if (producer) await producer.send(topic, records);

@@ -87,13 +87,14 @@ export const transform = defineWorker({
   async handle(batch, { options, outputs, source, deadLetter, log }) {
     const key = `${source!.topic}:${source!.partition}`;
     let state = partitions.get(key);
-    if (state && source!.firstOffset > BigInt(state.nextOffset)) {
-      // Another replica absorbed records of this partition since we last saw it: reload.
+    if (source!.firstOffset > BigInt(state?.nextOffset ?? "0")) {
+      // Another replica absorbed records of this partition since we last saw it (or before we
+      // started): its state is newer than ours, so read it again.
       const fresh = (await outputs.state.load()).get(key) as PartitionState | undefined;
       if (fresh) state = fresh;
       log.info("partition state reloaded", {
         partition: source!.partition,
-        nextOffset: state.nextOffset,
+        nextOffset: state?.nextOffset ?? null,
       });
     }
     state ??= { nextOffset: "0", symbols: {} };

@@ -8,6 +8,7 @@ import kafkajs from "kafkajs";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { loadComposeEnv } from "../../lib/env_file.ts";
+import { readToEnd } from "../../lib/kafka.ts";
 
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
 export const root = new URL("../../", import.meta.url).pathname;
@@ -114,50 +115,16 @@ export interface ConsumedRecord {
   headers: Record<string, string>;
 }
 
-/** Every record of `topic` up to the current high-water marks. */
+/** Every record of `topic` up to the current high-water marks, values as text. */
 export async function readAll(topic: string): Promise<ConsumedRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const remaining = new Map<number, bigint>();
-  for (const o of offsets) {
-    if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
-  }
-  const out: ConsumedRecord[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: uniqueName("test-reader"), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let done = () => {};
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  await consumer.run({
-    eachBatch: ({ batch }) => {
-      for (const m of batch.messages) {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-        out.push({
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key?.toString() ?? "",
-          value: m.value?.toString() ?? "",
-          headers,
-        });
-      }
-      const last = batch.messages.at(-1);
-      const target = remaining.get(batch.partition);
-      if (last && target !== undefined && BigInt(last.offset) + 1n >= target) {
-        remaining.delete(batch.partition);
-      }
-      if (remaining.size === 0) done();
-      return Promise.resolve();
-    },
-  });
-  const timeout = setTimeout(done, 30_000);
-  await finished;
-  clearTimeout(timeout);
-  await consumer.disconnect();
-  return out;
+  const decoder = new TextDecoder();
+  return (await readToEnd(kafka, topic)).map((r) => ({
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key ?? "",
+    value: r.value ? decoder.decode(r.value) : "",
+    headers: r.headers,
+  }));
 }
 
 /** The group's committed offset per partition (-1 when none). */
