@@ -170,85 +170,61 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
       },
     );
 
-    await t.step(
-      "PostgreSQL stopped for 30 s while sinking: readyz false, no commit, resume, identical",
-      async () => {
-        const v = await variant(p, "pgdown");
-        cleanups.push(() => v.db.drop());
-        const group = `${p.index}-pgdown`;
-        const port = 19600 + Math.floor(Math.random() * 300);
-        const sink = spawnWorker(taskArgs("sink"), [], {
-          ...v.env,
-          BARS_TOPIC: base.bars,
-          CONSUMER_GROUP: group,
-          BATCH_SIZE: "20",
-          HTTP_PORT: String(port),
-          MAX_RETRY_ATTEMPTS: "30",
-          RETRY_BASE_MS: "500",
-        });
-        try {
-          await eventually(
-            "the first rows",
-            async () => (await v.db.pool.query("select count(*)::int n from bars")).rows[0].n > 0,
-          );
-          await infra("down", "postgres");
-          const downAt = Date.now();
-          const status = await eventually("readyz 503 while PostgreSQL is down", async () => {
-            const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-            await res.body?.cancel();
-            return res.status === 503 ? res.status : 0;
-          }, 25_000);
-          assert.equal(status, 503);
-          await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));
-          await infra("up", "postgres");
-          await waitUntilCommitted(group, base.bars);
-          await eventually(
-            "readyz 200 again",
-            async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
-          );
-          assert.ok(sink.lines.some((l) => l.includes("batch failed, retrying without commit")));
-        } finally {
-          sink.kill("SIGTERM");
-          await sink.exited;
-          await infra("up", "postgres");
-        }
-        assert.deepEqual(await dumpPostgres(v.db.pool), expected);
-        assert.deepEqual(await dumpElasticsearch(v.index), expected);
-      },
-    );
+    /**
+     * A sink runs while `service` is stopped for `downMs`: it must back off without committing,
+     * report not ready, resume when the server is back, and end with the baseline's tables.
+     */
+    async function sinkThroughOutage(service: "postgres" | "elasticsearch", downMs: number) {
+      const v = await variant(p, `${service}-down`);
+      cleanups.push(() => v.db.drop());
+      const group = `${p.index}-${service}-down`;
+      const port = 19600 + Math.floor(Math.random() * 300);
+      const readyz = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+        await res.body?.cancel();
+        return res.status;
+      };
+      const sink = spawnWorker(taskArgs("sink"), [], {
+        ...v.env,
+        BARS_TOPIC: base.bars,
+        CONSUMER_GROUP: group,
+        BATCH_SIZE: "20",
+        HTTP_PORT: String(port),
+        MAX_RETRY_ATTEMPTS: "30",
+        RETRY_BASE_MS: "500",
+      });
+      try {
+        await eventually("the first rows", async () =>
+          (await v.db.pool.query("select count(*)::int n from bars")).rows[0].n > 0);
+        await infra("down", service);
+        const downAt = Date.now();
+        const notReady = await eventually(
+          `readyz 503 while ${service} is down`,
+          async () => (await readyz()) === 503,
+          25_000,
+        );
+        assert.ok(notReady);
+        await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - downAt))));
+        await infra("up", service);
+        await waitUntilCommitted(group, base.bars);
+        await eventually("readyz 200 again", async () => (await readyz()) === 200);
+        assert.ok(sink.lines.some((l) => l.includes("batch failed, retrying without commit")));
+      } finally {
+        sink.kill("SIGTERM");
+        await sink.exited;
+        await infra("up", service);
+      }
+      assert.deepEqual(await dumpPostgres(v.db.pool), expected);
+      assert.deepEqual(await dumpElasticsearch(v.index), expected);
+    }
 
     await t.step(
-      "Elasticsearch unreachable for 20 s while sinking: backoff, resume, identical",
-      async () => {
-        const v = await variant(p, "esdown");
-        cleanups.push(() => v.db.drop());
-        const group = `${p.index}-esdown`;
-        const sink = spawnWorker(taskArgs("sink"), [], {
-          ...v.env,
-          BARS_TOPIC: base.bars,
-          CONSUMER_GROUP: group,
-          BATCH_SIZE: "20",
-          MAX_RETRY_ATTEMPTS: "30",
-          RETRY_BASE_MS: "500",
-        });
-        try {
-          await eventually(
-            "the first rows",
-            async () => (await v.db.pool.query("select count(*)::int n from bars")).rows[0].n > 0,
-          );
-          await infra("down", "elasticsearch");
-          await new Promise((r) => setTimeout(r, 20_000));
-          await infra("up", "elasticsearch");
-          await waitUntilCommitted(group, base.bars);
-          assert.ok(sink.lines.some((l) => l.includes("batch failed, retrying without commit")));
-        } finally {
-          sink.kill("SIGTERM");
-          await sink.exited;
-          await infra("up", "elasticsearch");
-        }
-        assert.deepEqual(await dumpPostgres(v.db.pool), expected);
-        assert.deepEqual(await dumpElasticsearch(v.index), expected);
-      },
+      "PostgreSQL stopped for 30 s while sinking: readyz false, no commit, resume, identical",
+      () => sinkThroughOutage("postgres", 30_000),
+    );
+    await t.step(
+      "Elasticsearch unreachable for 20 s while sinking: readyz false, backoff, resume, identical",
+      () => sinkThroughOutage("elasticsearch", 20_000),
     );
 
     await t.step(
