@@ -217,6 +217,8 @@ export interface ConsumeOptions {
   batchWindowMs: number;
   /** How long the group waits for a silent member (a killed one) before reassigning. */
   sessionTimeoutMs: number;
+  /** Partitions whose batches are handled at the same time (order holds within each). */
+  concurrency: number;
 }
 
 /** One partition's slice of records, all from the same topic-partition, in offset order. */
@@ -285,11 +287,11 @@ export async function consumeBatches(
   await consumer.subscribe({ topic: options.topic, fromBeginning: true });
   // kafkajs' commitOffsets silently does nothing once stop() has begun, so stop() must wait for
   // the slice in flight to be handled and committed before it tells kafkajs to stop.
-  let inFlight: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    partitionsConsumedConcurrently: options.concurrency,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const { topic, partition } = batch;
       const messages = batch.messages;
@@ -316,11 +318,13 @@ export async function consumeBatches(
           resolveOffset(last);
           onCommitted(partition, next);
         })();
-        inFlight = work.catch(() => {});
+        const settled = work.catch(() => {});
+        inFlight.add(settled);
         try {
           await work;
         } finally {
           clearInterval(beat);
+          inFlight.delete(settled);
         }
         await heartbeat();
       }
@@ -330,7 +334,7 @@ export async function consumeBatches(
     crashed,
     async stop() {
       stopping = true;
-      await inFlight;
+      await Promise.all(inFlight);
       await consumer.stop();
       await consumer.disconnect();
     },

@@ -127,6 +127,7 @@ export interface KafkaTrigger {
   group: string;
   batchSize: number;
   batchWindowMs: number;
+  concurrency: number;
 }
 
 /** Run the handler when invoked: once, or on each `--schedule` tick. */
@@ -144,7 +145,7 @@ export type Trigger = KafkaTrigger | InvokeTrigger | HttpTrigger;
 /** Kafka topic trigger; batch size and window are defaults the user can override. */
 export function kafkaTopic(
   topic: OptionSpec<string>,
-  opts: { group: string; batchSize?: number; batchWindowMs?: number },
+  opts: { group: string; batchSize?: number; batchWindowMs?: number; concurrency?: number },
 ): KafkaTrigger {
   return {
     kind: "kafka",
@@ -152,6 +153,7 @@ export function kafkaTopic(
     group: opts.group,
     batchSize: opts.batchSize ?? 500,
     batchWindowMs: opts.batchWindowMs ?? 250,
+    concurrency: opts.concurrency ?? 1,
   };
 }
 
@@ -293,6 +295,12 @@ function runtimeOptions(def: Worker): OptionSpecs {
       { min: 0, max: 60_000 },
     ),
     dlqTopic: topicOption("DLQ_TOPIC", "dead-letter topic", "market.dlq"),
+    concurrency: int(
+      "PARTITION_CONCURRENCY",
+      "partitions handled at the same time (order holds within each)",
+      def.trigger.concurrency,
+      { min: 1, max: 64 },
+    ),
     sessionTimeoutMs: int(
       "SESSION_TIMEOUT_MS",
       "how long the group waits for a silent member before reassigning its partitions",
@@ -610,6 +618,7 @@ class Runtime {
         batchSize: options.batchSize,
         batchWindowMs: options.batchWindowMs,
         sessionTimeoutMs: options.sessionTimeoutMs,
+        concurrency: options.concurrency,
       },
       (batch) => this.handleBatch(def, batch),
       (partition, next) => {

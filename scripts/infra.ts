@@ -149,16 +149,25 @@ const kafka: Service = {
     await Deno.mkdir(dir, { recursive: true });
     await fetchJars("kafka", "kafka.version", env.KAFKA_VERSION, libs);
     const port = env.KAFKA_PORT, controller = env.KAFKA_CONTROLLER_PORT;
+    const secure = env.KAFKA_SASL_SSL_PORT;
+    const tls = await kafkaTls(dir);
     await Deno.writeTextFile(
       `${dir}/server.properties`,
       [
         "process.roles=broker,controller",
         "node.id=1",
         `controller.quorum.voters=1@127.0.0.1:${controller}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller},SASL_SSL://127.0.0.1:${secure}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_SSL://127.0.0.1:${secure}`,
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        // A second listener with SASL/SCRAM-SHA-512 over TLS, as a secured deployment runs.
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        `ssl.keystore.location=${tls.keystore}`,
+        `ssl.keystore.password=${tls.password}`,
+        "ssl.keystore.type=PKCS12",
         `log.dirs=${dir}/data`,
         `num.partitions=${env.TOPIC_PARTITIONS}`,
         "offsets.topic.replication.factor=1",
@@ -208,9 +217,91 @@ const kafka: Service = {
       `${dir}/server.properties`,
     ]);
     await waitFor("kafka", kafka.healthy, 90, `${dir}/out.log`);
+    await addScramUser(cp);
   },
   stop: () => killPidFile(`${native}/kafka`),
 };
+
+/** The native Kafka's SCRAM user and password (generated once, kept in `.native/secrets/`). */
+export const kafkaScram = { user: "market", passwordFile: `${native}/secrets/kafka_password` };
+
+async function generatedSecret(file: string): Promise<string> {
+  await Deno.mkdir(`${native}/secrets`, { recursive: true, mode: 0o700 });
+  if (!(await exists(file))) {
+    const bytes = crypto.getRandomValues(new Uint8Array(18));
+    await Deno.writeTextFile(file, btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, "x"), {
+      mode: 0o600,
+    });
+  }
+  return (await Deno.readTextFile(file)).trim();
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1/localhost in a PKCS12 keystore (made once with the
+ * JDK's keytool) and its PEM, which clients trust through KAFKA_SSL_CA_FILE.
+ */
+async function kafkaTls(dir: string) {
+  const tlsDir = `${dir}/tls`;
+  const keystore = `${tlsDir}/broker.p12`;
+  const password = await generatedSecret(`${native}/secrets/kafka_keystore_password`);
+  if (!(await exists(keystore))) {
+    await Deno.mkdir(tlsDir, { recursive: true });
+    await sh("keytool", [
+      "-genkeypair",
+      "-alias",
+      "broker",
+      "-keyalg",
+      "RSA",
+      "-keysize",
+      "2048",
+      "-dname",
+      "CN=localhost",
+      "-ext",
+      "SAN=ip:127.0.0.1,dns:localhost",
+      "-validity",
+      "3650",
+      "-storetype",
+      "PKCS12",
+      "-keystore",
+      keystore,
+      "-storepass",
+      password,
+    ]);
+    await sh("keytool", [
+      "-exportcert",
+      "-rfc",
+      "-alias",
+      "broker",
+      "-keystore",
+      keystore,
+      "-storepass",
+      password,
+      "-file",
+      `${tlsDir}/ca.pem`,
+    ]);
+  }
+  return { keystore, password, caFile: `${tlsDir}/ca.pem` };
+}
+
+/** Creates (or resets) the SCRAM-SHA-512 credentials of the native user; idempotent. */
+async function addScramUser(cp: string) {
+  const password = await generatedSecret(kafkaScram.passwordFile);
+  await sh("java", [
+    `-Dlog4j.configuration=file:${native}/kafka/log4j.properties`,
+    "-cp",
+    cp,
+    "kafka.admin.ConfigCommand",
+    "--bootstrap-server",
+    `127.0.0.1:${env.KAFKA_PORT}`,
+    "--alter",
+    "--add-config",
+    `SCRAM-SHA-512=[iterations=4096,password=${password}]`,
+    "--entity-type",
+    "users",
+    "--entity-name",
+    kafkaScram.user,
+  ]);
+}
 
 // The test framework's runner jars are left off the classpath: with randomizedtesting present,
 // Elasticsearch's Randomness insists on a test context that a standalone node does not have.

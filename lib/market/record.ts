@@ -260,6 +260,15 @@ function nullableFinite(obj: Record<string, unknown>, name: string): number | nu
   return value;
 }
 
+/** A trade count: null, or a whole number ≥ 0 that fits a bigint column and a `long` field. */
+function tradeCount(obj: Record<string, unknown>): number | null {
+  const value = nullableFinite(obj, "trades");
+  if (value !== null && (!Number.isSafeInteger(value) || value < 0)) {
+    throw new RecordError("trades must be a whole number from 0 to 2^53", "trades");
+  }
+  return value;
+}
+
 /** Decodes and validates one record of `market.bars` (the sink's input). */
 export function decodeBar(value: Uint8Array | null, headers: Record<string, string>): IndicatorBar {
   checkSchemaVersion(headers);
@@ -282,7 +291,7 @@ export function decodeBar(value: Uint8Array | null, headers: Record<string, stri
     low: source.low,
     close: source.close,
     volume: source.volume,
-    trades: nullableFinite(obj, "trades"),
+    trades: tradeCount(obj),
     vwap: nullableFinite(obj, "vwap"),
     ret: null,
     logRet: null,

@@ -194,8 +194,10 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
         RETRY_BASE_MS: "500",
       });
       try {
-        await eventually("the first rows", async () =>
-          (await v.db.pool.query("select count(*)::int n from bars")).rows[0].n > 0);
+        await eventually(
+          "the first rows",
+          async () => (await v.db.pool.query("select count(*)::int n from bars")).rows[0].n > 0,
+        );
         await infra("down", service);
         const downAt = Date.now();
         const notReady = await eventually(

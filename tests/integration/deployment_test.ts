@@ -60,6 +60,36 @@ Deno.test("the compose file validates with docker-compose config", async () => {
   console.log(`validated with docker-compose ${version.out.trim()}`);
 });
 
+Deno.test("the SASL/SCRAM + TLS overlay validates and sets only options the workers read", async () => {
+  const { code, out } = await run("docker-compose", [
+    "-f",
+    `${compose}/docker-compose.yml`,
+    "-f",
+    `${compose}/docker-compose.sasl.yml`,
+    "--env-file",
+    `${compose}/.env`,
+    "config",
+  ]);
+  assert.equal(code, 0, out);
+  const services = parse(out).services;
+  for (const name of ["ingest", "transform", "sink"]) {
+    const e = services[name].environment;
+    assert.equal(e.KAFKA_SASL_MECHANISM, "scram-sha-512");
+    assert.equal(e.KAFKA_SSL, "true");
+    assert.match(e.KAFKA_SASL_PASSWORD_FILE, /^\/run\/secrets\//);
+    const reads = new Set(
+      Object.values(allOptions(workers[name])).flatMap((o) => [o.env, `${o.env}_FILE`]),
+    );
+    for (const key of Object.keys(e)) assert.ok(reads.has(key), `${name}: ${key}`);
+    const [host, port] = e.KAFKA_BROKERS.split(":");
+    assert.ok(services[host]);
+    assert.match(
+      services.kafka.environment.KAFKA_LISTENERS,
+      new RegExp(`SECURE://0\\.0\\.0\\.0:${port}`),
+    );
+  }
+});
+
 Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and ports", async (t) => {
   const c = await resolvedCompose();
   const services = c.services as Record<string, Yaml>;

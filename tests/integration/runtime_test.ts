@@ -199,3 +199,30 @@ Deno.test("SIGTERM: readyz goes false first, the in-flight batch completes and c
   assert.equal((await readAll(t.outTopic)).length, 10, "the in-flight batch was written");
   assert.equal((await committedOffsets(t.group, t.inTopic)).get(0), 10n, "and committed");
 });
+
+Deno.test("--schedule drains on each cron tick, and waits in between", async () => {
+  const t = await echoSetup(5);
+  const w = spawnWorker(echoArgs, ["--schedule", "* * * * *"], { ...t.env, LOG_LEVEL: "info" });
+  try {
+    await eventually(
+      "the next run to be announced",
+      () => w.lines.some((l) => l.includes('"msg":"next scheduled run"')),
+    );
+    const announced = JSON.parse(w.lines.find((l) => l.includes("next scheduled run"))!).at;
+    assert.equal(new Date(announced).getUTCSeconds(), 0, "runs start on the minute");
+    await eventually(
+      "the first scheduled drain",
+      () => w.lines.some((l) => l.includes('"msg":"scheduled run done"')),
+      75_000,
+    );
+    assert.equal((await readAll(t.outTopic)).length, 5);
+    assert.equal((await committedOffsets(t.group, t.inTopic)).get(0), 5n);
+    assert.ok(
+      w.lines.filter((l) => l.includes("next scheduled run")).length >= 2,
+      "after a run it waits for the next tick",
+    );
+  } finally {
+    w.kill("SIGTERM");
+    assert.equal(await w.exited, 0);
+  }
+});

@@ -126,4 +126,9 @@ Deno.test("an output bar survives encode → decode, nulls included", () => {
     () => decodeBar(enc(e.value.replace('"1w"', '"2w"')), e.headers),
     /interval must be one of/,
   );
+  // 1e20 trades would overflow PostgreSQL's bigint and retry forever: rejected up front.
+  const withTrades = (n: string) => enc(e.value.replace('"trades":null', `"trades":${n}`));
+  assert.throws(() => decodeBar(withTrades("1e20"), e.headers), /trades must be a whole number/);
+  assert.throws(() => decodeBar(withTrades("2.5"), e.headers), /trades must be a whole number/);
+  assert.equal(decodeBar(withTrades("7"), e.headers).trades, 7);
 });
