@@ -174,7 +174,7 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
      * A sink runs while `service` is stopped for `downMs`: it must back off without committing,
      * report not ready, resume when the server is back, and end with the baseline's tables.
      */
-    async function sinkThroughOutage(service: "postgres" | "elasticsearch", downMs: number) {
+    const sinkThroughOutage = async (service: "postgres" | "elasticsearch", downMs: number) => {
       const v = await variant(p, `${service}-down`);
       cleanups.push(() => v.db.drop());
       const group = `${p.index}-${service}-down`;
@@ -218,7 +218,7 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
       }
       assert.deepEqual(await dumpPostgres(v.db.pool), expected);
       assert.deepEqual(await dumpElasticsearch(v.index), expected);
-    }
+    };
 
     await t.step(
       "PostgreSQL stopped for 30 s while sinking: readyz false, no commit, resume, identical",
