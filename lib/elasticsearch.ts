@@ -71,7 +71,11 @@ export async function bulkIndex(
   client: Client,
   index: string,
   docs: { id: string; doc: Record<string, unknown> }[],
-  policy: { attempts: number; baseMs: number },
+  policy: {
+    attempts: number;
+    baseMs: number;
+    onRetry?: (items: number, status: number, reason: string, attempt: number) => void;
+  },
 ): Promise<{ rejected: Rejected[] }> {
   const rejected: Rejected[] = [];
   let pending = docs.map((_, i) => i);
@@ -82,6 +86,7 @@ export async function bulkIndex(
     const response = await client.bulk({ operations, refresh: false });
     const retry: number[] = [];
     let lastReason = "";
+    let lastStatus = 0;
     response.items.forEach((item, k) => {
       const result = item.index!;
       if (result.status < 300) return;
@@ -91,12 +96,14 @@ export async function bulkIndex(
       if (result.status === 429 || result.status >= 500) {
         retry.push(pending[k]);
         lastReason = reason;
+        lastStatus = result.status;
       } else {
         rejected.push({ position: pending[k], status: result.status, reason });
       }
     });
     pending = retry;
     if (pending.length === 0) break;
+    policy.onRetry?.(pending.length, lastStatus, lastReason, attempt);
     if (attempt >= policy.attempts) {
       throw new Error(
         `${pending.length} documents still rejected after ${attempt} bulk attempts: ${lastReason}`,
@@ -126,7 +133,18 @@ export function elasticsearchOutput(
       const name = ctx.options[`index:${index.env}`] as string;
       const client = await openElasticsearch(ctx.options as ElasticsearchConnection);
       await client.indices.putIndexTemplate({ name: `${name}-template`, ...template(name) });
-      const policy = { attempts: ctx.options.maxRetryAttempts, baseMs: ctx.options.retryBaseMs };
+      const policy = {
+        attempts: ctx.options.maxRetryAttempts,
+        baseMs: ctx.options.retryBaseMs,
+        onRetry: (items: number, status: number, reason: string, attempt: number) =>
+          ctx.log.warn("bulk items rejected, retrying them", {
+            index: name,
+            items,
+            status,
+            reason: reason.slice(0, 200),
+            attempt,
+          }),
+      };
       return {
         client,
         index: name,

@@ -40,8 +40,15 @@ Deno.test("ingest and transform talk to Kafka over TLS with SCRAM-SHA-512, passw
     CONSUMER_GROUP: uniqueName("secure"),
     HTTP_PORT: "0",
   };
-  await runToEnd(taskArgs("ingest"), [], e);
-  await runToEnd(taskArgs("transform"), ["--once"], e);
+  const logs = [
+    ...(await runToEnd(taskArgs("ingest"), [], { ...e, LOG_LEVEL: "debug" })).lines,
+    ...(await runToEnd(taskArgs("transform"), ["--once"], { ...e, LOG_LEVEL: "debug" })).lines,
+  ];
+  const password = Deno.readTextFileSync(".native/secrets/kafka_password").trim();
+  assert.ok(
+    logs.length > 3 && logs.every((l) => !l.includes(password)),
+    "the SCRAM password leaked",
+  );
   assert.equal((await readAll(ticks)).length, 5105);
   const daily = (await readAll(bars)).map((r) => JSON.parse(r.value)).filter((b) =>
     b.interval === "1d"

@@ -70,7 +70,7 @@ export async function drain(
   p: PipelineEnv,
   extra: Record<string, string>,
 ) {
-  await runToEnd(taskArgs(worker), ["--once"], { ...p.env, ...extra }, 0, 600_000);
+  return await runToEnd(taskArgs(worker), ["--once"], { ...p.env, ...extra }, 0, 600_000);
 }
 
 /**

@@ -200,13 +200,17 @@ export async function eventually<T>(
 }
 
 /** `deno task infra up|down <service>`: fault tests stop and start the real servers. */
-export async function infra(command: "up" | "down", service: string): Promise<void> {
+export async function infra(
+  command: "up" | "down",
+  service: string,
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "infra", command, service],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
-    env: { ES_EXTRA_SETTINGS: Deno.env.get("ES_EXTRA_SETTINGS") ?? "" },
+    env: { ES_EXTRA_SETTINGS: Deno.env.get("ES_EXTRA_SETTINGS") ?? "", ...extraEnv },
   }).output();
   if (!out.success) {
     throw new Error(
