@@ -24,12 +24,9 @@ if (!infra.success) {
 const child = new Deno.Command(deno, {
   args: [
     "test",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-write",
-    "--allow-run",
-    "--allow-sys",
+    // The tests drive servers, processes and a browser: playwright-core probes /proc paths that
+    // Deno opens only with all permissions. The workers they spawn keep their tasks' narrow ones.
+    "--allow-all",
     ...Deno.args.filter((a) => !a.startsWith("tests/")),
     ...(suites.length ? suites : ["tests/unit/", "tests/integration/", "tests/e2e/"]),
   ],
