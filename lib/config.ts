@@ -56,12 +56,25 @@ export function secret(env: string, help: string, defaultFile?: string): OptionS
   return { env, help, default: "", secret: true, defaultFile, parse: (raw) => raw };
 }
 
+type Bounds = { min?: number; max?: number };
+
+/** `value` if it lies within `bounds`; otherwise an Error saying which bound it crosses. */
+function within(value: number, bounds: Bounds): number {
+  if (bounds.min !== undefined && value < bounds.min) {
+    throw new Error(`must be at least ${bounds.min}, got ${value}`);
+  }
+  if (bounds.max !== undefined && value > bounds.max) {
+    throw new Error(`must be at most ${bounds.max}, got ${value}`);
+  }
+  return value;
+}
+
 /** An integer option with optional bounds. */
 export function int(
   env: string,
   help: string,
   fallback?: number,
-  bounds: { min?: number; max?: number } = {},
+  bounds: Bounds = {},
 ): OptionSpec<number> {
   return {
     env,
@@ -69,14 +82,7 @@ export function int(
     default: fallback === undefined ? undefined : String(fallback),
     parse(raw) {
       if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got "${raw}"`);
-      const value = Number(raw);
-      if (bounds.min !== undefined && value < bounds.min) {
-        throw new Error(`must be at least ${bounds.min}, got ${value}`);
-      }
-      if (bounds.max !== undefined && value > bounds.max) {
-        throw new Error(`must be at most ${bounds.max}, got ${value}`);
-      }
-      return value;
+      return within(Number(raw), bounds);
     },
   };
 }
@@ -86,7 +92,7 @@ export function num(
   env: string,
   help: string,
   fallback?: number,
-  bounds: { min?: number; max?: number } = {},
+  bounds: Bounds = {},
 ): OptionSpec<number> {
   return {
     env,
@@ -97,13 +103,7 @@ export function num(
       if (raw.trim() === "" || !Number.isFinite(value)) {
         throw new Error(`expected a number, got "${raw}"`);
       }
-      if (bounds.min !== undefined && value < bounds.min) {
-        throw new Error(`must be at least ${bounds.min}, got ${value}`);
-      }
-      if (bounds.max !== undefined && value > bounds.max) {
-        throw new Error(`must be at most ${bounds.max}, got ${value}`);
-      }
-      return value;
+      return within(value, bounds);
     },
   };
 }

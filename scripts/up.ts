@@ -16,6 +16,7 @@ const env = loadComposeEnv(new URL("../", import.meta.url));
 const runDir = `${root}.native/workers`;
 const deno = Deno.execPath();
 const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks as Record<string, string>;
+const compose = ["compose", "-f", "compose/docker-compose.yml", "--env-file", "compose/.env"];
 const kafkaDefaults = resolveOptions(kafkaOptions, { env: {}, flags: {} });
 const workers = [
   { name: "transform", port: env.TRANSFORM_HTTP_PORT },
@@ -112,16 +113,7 @@ async function startWorker(name: string, port: string) {
 
 async function up() {
   if (await dockerAnswers()) {
-    await run("docker", [
-      "compose",
-      "-f",
-      "compose/docker-compose.yml",
-      "--env-file",
-      "compose/.env",
-      "up",
-      "-d",
-      "--build",
-    ]);
+    await run("docker", [...compose, "up", "-d", "--build"]);
     printUrls("compose");
     return;
   }
@@ -188,14 +180,7 @@ The pipeline is up (${mode}).
 
 async function down() {
   if (await dockerAnswers()) {
-    await run("docker", [
-      "compose",
-      "-f",
-      "compose/docker-compose.yml",
-      "--env-file",
-      "compose/.env",
-      "down",
-    ]);
+    await run("docker", [...compose, "down"]);
     return;
   }
   for (const w of workers) {
@@ -214,7 +199,7 @@ async function down() {
 
 async function logs() {
   if (await dockerAnswers()) {
-    await run("docker", ["compose", "-f", "compose/docker-compose.yml", "logs", "-f"]);
+    await run("docker", [...compose, "logs", "-f"]);
     return;
   }
   await run("tail", ["-n", "50", "-F", ...workers.map((w) => `${runDir}/${w.name}.log`)]);
