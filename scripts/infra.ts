@@ -392,6 +392,29 @@ const postgres: Service = {
       const password = btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, "x");
       await Deno.writeTextFile(postgresPasswordFile, password, { mode: 0o600 });
     }
+    // TLS as well as plain connections, with a self-signed certificate clients may pin
+    // (POSTGRES_SSL=true, POSTGRES_SSL_CA_FILE=.native/postgres/tls/server.crt).
+    if (!(await exists(`${dir}/tls/server.crt`))) {
+      await Deno.mkdir(`${dir}/tls`, { recursive: true });
+      await sh("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-keyout",
+        `${dir}/tls/server.key`,
+        "-out",
+        `${dir}/tls/server.crt`,
+      ]);
+      await Deno.chmod(`${dir}/tls/server.key`, 0o600);
+    }
     if (isRoot) await sh("chown", ["-R", pgUser, dir]);
     if (!(await exists(`${data}/PG_VERSION`))) {
       const pwfile = `${dir}/run/pwfile`;
@@ -424,7 +447,8 @@ const postgres: Service = {
       "-t",
       "60",
       "-o",
-      `-p ${env.POSTGRES_PORT} -k ${dir}/run -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      `-p ${env.POSTGRES_PORT} -k ${dir}/run -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 ` +
+      `-c ssl=on -c ssl_cert_file=${dir}/tls/server.crt -c ssl_key_file=${dir}/tls/server.key`,
       "start",
     ]);
     await sh(cmd, args);

@@ -4,7 +4,28 @@
  */
 import assert from "node:assert/strict";
 import { groups, pipelineEnv } from "../support/pipeline.ts";
-import { pgPassword, requireServer } from "../support/servers.ts";
+import { encodeBar } from "../../lib/market/record.ts";
+import { pgPassword, produce, requireServer } from "../support/servers.ts";
+
+const bar = {
+  symbol: "SP500",
+  interval: "1d" as const,
+  start: Date.UTC(2000, 0, 3),
+  open: 1469.25,
+  high: 1478,
+  low: 1438.36,
+  close: 1455.22,
+  volume: 931800000,
+  trades: null,
+  vwap: null,
+  ret: null,
+  logRet: null,
+  sma: null,
+  ema: null,
+  rsi: null,
+  volatility: null,
+  zscore: null,
+};
 import { runToEnd, taskArgs } from "../support/workers.ts";
 
 Deno.test("no secret appears in any log line of a full pipeline run with every secret set", async () => {
@@ -94,4 +115,41 @@ Deno.test("an unreachable server at start: bounded retries, then exit 1 naming i
     60_000,
   );
   assert.match(es.lines.join("\n"), /cannot reach Elasticsearch at 127\.0\.0\.1:1/);
+});
+
+Deno.test("the sink writes to PostgreSQL over TLS, verifying the server's certificate", async () => {
+  await requireServer("postgres");
+  const ca = ".native/postgres/tls/server.crt";
+  try {
+    await Deno.stat(ca);
+  } catch {
+    throw new Error(
+      `no ${ca}: restart PostgreSQL with \`deno task infra down postgres && deno task infra up postgres\``,
+    );
+  }
+  const p = await pipelineEnv();
+  try {
+    await produce(p.topics.bars, [encodeBar(bar)]);
+    const w = await runToEnd(taskArgs("sink"), ["--once"], {
+      ...p.env,
+      POSTGRES_SSL: "true",
+      POSTGRES_SSL_CA_FILE: ca,
+      CONSUMER_GROUP: `${p.index}-tls`,
+    });
+    assert.equal(w.lines.filter((l) => l.includes('"level":"error"')).length, 0);
+    assert.equal((await p.db.pool.query("select count(*)::int as n from bars")).rows[0].n, 1);
+    const wrongCa = await runToEnd(taskArgs("sink"), ["--once"], {
+      ...p.env,
+      POSTGRES_SSL: "true",
+      POSTGRES_SSL_CA_FILE: ".native/kafka/tls/ca.pem",
+      CONSUMER_GROUP: `${p.index}-tls-wrong`,
+      MAX_RETRY_ATTEMPTS: "1",
+    }, 1);
+    assert.match(
+      wrongCa.lines.join("\n"),
+      /cannot connect to PostgreSQL.*(self[- ]signed|certificate)/i,
+    );
+  } finally {
+    await p.cleanup();
+  }
 });
