@@ -15,7 +15,16 @@ import {
   groups,
   pipelineEnv,
 } from "../support/pipeline.ts";
-import { esUrl, freshDatabase, infra, produce, requireServer, root } from "../support/servers.ts";
+import {
+  esUrl,
+  eventually,
+  freshDatabase,
+  infra,
+  produce,
+  requireServer,
+  root,
+} from "../support/servers.ts";
+import { spawnWorker, taskArgs } from "../support/workers.ts";
 
 const data = `${root}node_modules/vega-datasets/data`;
 
@@ -46,6 +55,8 @@ Deno.test("Elasticsearch answering 429 (write queue full): rejected items are re
     await infra("up", "elasticsearch", {
       ES_EXTRA_SETTINGS: "thread_pool.write.size=1,thread_pool.write.queue_size=1",
     });
+    // Other clients flood the one write slot until the sink has met a 429 (or 20 s pass), then
+    // stop, so the sink can finish; it must lose nothing meanwhile.
     let flooding = true;
     let floodRejections = 0;
     const flood = Array.from({ length: 6 }, async (_, worker) => {
@@ -63,23 +74,27 @@ Deno.test("Elasticsearch answering 429 (write queue full): rejected items are re
         if (text?.includes('"status":429')) floodRejections++;
       }
     });
-    let lines: string[] = [];
-    try {
-      const sink = await drain("sink", p, {
-        POSTGRES_URL: pressured.url,
-        ELASTICSEARCH_INDEX: pressuredIndex,
-        ...groups("pressured").sink,
-        BATCH_SIZE: "200",
-        PARTITION_CONCURRENCY: "6",
-        MAX_RETRY_ATTEMPTS: "30",
-        RETRY_BASE_MS: "100",
-        LOG_LEVEL: "warn",
-      });
-      lines = sink.lines;
-    } finally {
-      flooding = false;
-      await Promise.all(flood);
-    }
+    const sink = spawnWorker(taskArgs("sink"), ["--once"], {
+      ...p.env,
+      POSTGRES_URL: pressured.url,
+      ELASTICSEARCH_INDEX: pressuredIndex,
+      ...groups("pressured").sink,
+      BATCH_SIZE: "200",
+      PARTITION_CONCURRENCY: "6",
+      MAX_RETRY_ATTEMPTS: "30",
+      RETRY_BASE_MS: "100",
+      LOG_LEVEL: "warn",
+    });
+    const met429 = () =>
+      sink.lines.some((l) =>
+        l.includes("bulk items rejected, retrying them") && l.includes('"status":429')
+      );
+    await eventually("the sink to meet a 429", met429, 20_000).catch(() => false);
+    flooding = false;
+    await Promise.all(flood);
+    const code = await sink.exited;
+    assert.equal(code, 0, sink.lines.slice(-5).join("\n"));
+    const lines = sink.lines;
     const retried = lines.filter((l) =>
       l.includes("bulk items rejected, retrying them") && l.includes('"status":429')
     );
