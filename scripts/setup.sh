@@ -26,6 +26,8 @@ command -v javac >/dev/null || packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || packages+=(maven)
 command -v npm >/dev/null || packages+=(npm)
 [ -x /usr/bin/chromium ] || packages+=(chromium)   # the chart page's browser test
+command -v openssl >/dev/null || packages+=(openssl)  # the native PostgreSQL's TLS certificate
+command -v python3 >/dev/null || packages+=(python3 python3-venv)  # the bench's Python peers
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing from Debian: ${packages[*]}"
   $SUDO apt-get update -qq
