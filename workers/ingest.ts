@@ -70,11 +70,14 @@ const options = {
   }),
   syntheticTicks: int("SYNTHETIC_TICKS", "synthetic: ticks to produce", 100_000, { min: 1 }),
   syntheticSeed: int("SYNTHETIC_SEED", "synthetic: seed (same seed, same stream)", 42),
-  syntheticStart: str(
-    "SYNTHETIC_START",
-    "synthetic: first tick time (ISO-8601)",
-    "2024-01-02T14:30:00Z",
-  ),
+  syntheticStart: {
+    ...str("SYNTHETIC_START", "synthetic: first tick time (ISO-8601, UTC)", "2024-01-02T14:30:00Z"),
+    parse(raw: string): number {
+      const ts = /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(raw) ? Date.parse(raw) : NaN;
+      if (Number.isNaN(ts)) throw new Error(`expected an ISO-8601 UTC time, got "${raw}"`);
+      return ts;
+    },
+  },
   syntheticStepMs: int("SYNTHETIC_STEP_MS", "synthetic: ms between ticks", 100, { min: 1 }),
 };
 
@@ -171,7 +174,7 @@ async function readSource(
   const ticks = syntheticTicks({
     seed: o.syntheticSeed,
     symbols: o.syntheticSymbols,
-    start: Date.parse(o.syntheticStart),
+    start: o.syntheticStart,
     stepMs: o.syntheticStepMs,
   });
   const records = function* () {

@@ -123,6 +123,20 @@ Deno.test("config errors exit 2 with one line naming the option", async (t) => {
       assert.match(w.lines[0], /^transform: configuration error: /);
     });
   }
+  await t.step("ingest: a start time that is not a time", async () => {
+    const w = await runToEnd(
+      taskArgs("ingest"),
+      ["--source", "synthetic"],
+      { SYNTHETIC_START: "yesterday" },
+      2,
+      30_000,
+    );
+    assert.equal(w.lines.filter((l) => l.trim() !== "").length, 1, w.lines.join("\n"));
+    assert.match(
+      w.lines[0],
+      /^ingest: configuration error: SYNTHETIC_START: expected an ISO-8601 UTC time/,
+    );
+  });
 });
 
 Deno.test("a secret's value never appears in a config error", async () => {
