@@ -101,6 +101,41 @@ export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = "
   return new KafkaClient(config);
 }
 
+/**
+ * Splits records into produce requests of about 512 KiB: the broker refuses a record batch over
+ * message.max.bytes (1 MB), and the margin covers framing and multi-byte characters.
+ */
+export function produceRequests<R extends { value: string | Uint8Array | null }>(
+  records: R[],
+): R[][] {
+  const requests: R[][] = [];
+  let current: R[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size =
+      (r.value === null ? 0 : typeof r.value === "string" ? r.value.length : r.value.byteLength) +
+      64;
+    if (current.length > 0 && bytes + size > 512 * 1024) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/** kafkajs mis-encodes a plain Uint8Array (the broker rejects the whole batch): wrap it. */
+export function asKafkaValue<V extends string | Uint8Array | null>(
+  value: V,
+): string | Buffer | null {
+  return value === null || typeof value === "string"
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
 /** A connected producer. `send` resolves once every broker acknowledged (acks=all). */
 export interface RecordProducer {
   send(topic: string, records: OutgoingRecord[]): Promise<void>;
@@ -121,29 +156,17 @@ export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
   await producer.connect();
   return {
     async send(topic, records) {
-      // One request per ~512 KiB: the broker refuses record batches over message.max.bytes (1 MB).
-      let start = 0;
-      while (start < records.length) {
-        let end = start, bytes = 0;
-        while (end < records.length && (end === start || bytes < 512 * 1024)) {
-          const r = records[end++];
-          bytes += r.key.length +
-            (typeof r.value === "string" ? r.value.length : r.value.byteLength) + 64;
-        }
+      for (const chunk of produceRequests(records)) {
         await producer.send({
           topic,
           acks: -1,
           compression: CompressionTypes.None,
-          // kafkajs mis-encodes a plain Uint8Array (the broker rejects the batch): wrap it.
-          messages: records.slice(start, end).map((r) => ({
+          messages: chunk.map((r) => ({
             key: r.key,
-            value: typeof r.value === "string"
-              ? r.value
-              : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+            value: asKafkaValue(r.value),
             headers: r.headers,
           })),
         });
-        start = end;
       }
     },
     close: () => producer.disconnect(),

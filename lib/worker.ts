@@ -366,8 +366,7 @@ export async function runWorker(def: Worker, args: string[]): Promise<number> {
       if (options.once) throw new ConfigError("ONCE and SCHEDULE cannot be used together");
     }
   } catch (error) {
-    const message = error instanceof ConfigError ? error.message : (error as Error).message;
-    console.error(`${def.name}: configuration error: ${message}`);
+    console.error(`${def.name}: configuration error: ${(error as Error).message}`);
     return exitCodes.config;
   }
   for (const value of secretValues(specs, options)) registerSecret(value);

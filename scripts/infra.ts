@@ -387,11 +387,7 @@ const postgres: Service = {
     const data = `${dir}/data`;
     await Deno.mkdir(`${dir}/run`, { recursive: true });
     await Deno.mkdir(`${native}/secrets`, { recursive: true, mode: 0o700 });
-    if (!(await exists(postgresPasswordFile))) {
-      const bytes = crypto.getRandomValues(new Uint8Array(18));
-      const password = btoa(String.fromCharCode(...bytes)).replace(/[+/=]/g, "x");
-      await Deno.writeTextFile(postgresPasswordFile, password, { mode: 0o600 });
-    }
+    await generatedSecret(postgresPasswordFile);
     // TLS as well as plain connections, with a self-signed certificate clients may pin
     // (POSTGRES_SSL=true, POSTGRES_SSL_CA_FILE=.native/postgres/tls/server.crt).
     if (!(await exists(`${dir}/tls/server.crt`))) {

@@ -32,14 +32,19 @@ async function run(cmd: string, args: string[]): Promise<{ code: number; out: st
 // deno-lint-ignore no-explicit-any
 type Yaml = any;
 
-async function resolvedCompose(): Promise<Yaml> {
-  const { code, out } = await run("docker-compose", [
-    "-f",
-    `${compose}/docker-compose.yml`,
+/** `docker-compose -f <files…> --env-file compose/.env config [extra…]`. */
+function composeConfig(files: string[], extra: string[] = []) {
+  return run("docker-compose", [
+    ...files.flatMap((f) => ["-f", `${compose}/${f}`]),
     "--env-file",
     `${compose}/.env`,
     "config",
+    ...extra,
   ]);
+}
+
+async function resolvedCompose(): Promise<Yaml> {
+  const { code, out } = await composeConfig(["docker-compose.yml"]);
   assert.equal(code, 0, out);
   return parse(out);
 }
@@ -47,29 +52,14 @@ async function resolvedCompose(): Promise<Yaml> {
 const workers: Record<string, Worker> = { ingest, transform, sink, api };
 
 Deno.test("the compose file validates with docker-compose config", async () => {
-  const { code, out } = await run("docker-compose", [
-    "-f",
-    `${compose}/docker-compose.yml`,
-    "--env-file",
-    `${compose}/.env`,
-    "config",
-    "--quiet",
-  ]);
+  const { code, out } = await composeConfig(["docker-compose.yml"], ["--quiet"]);
   assert.equal(code, 0, out);
   const version = await run("docker-compose", ["version", "--short"]);
   console.log(`validated with docker-compose ${version.out.trim()}`);
 });
 
 Deno.test("the SASL/SCRAM + TLS overlay validates and sets only options the workers read", async () => {
-  const { code, out } = await run("docker-compose", [
-    "-f",
-    `${compose}/docker-compose.yml`,
-    "-f",
-    `${compose}/docker-compose.sasl.yml`,
-    "--env-file",
-    `${compose}/.env`,
-    "config",
-  ]);
+  const { code, out } = await composeConfig(["docker-compose.yml", "docker-compose.sasl.yml"]);
   assert.equal(code, 0, out);
   const services = parse(out).services;
   for (const name of ["ingest", "transform", "sink"]) {

@@ -3,12 +3,11 @@
  * `deno task infra up`), and fresh, uniquely named topics, databases and indices per test.
  */
 import { Client } from "@elastic/elasticsearch";
-import { Buffer } from "node:buffer";
 import kafkajs from "kafkajs";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { loadComposeEnv } from "../../lib/env_file.ts";
-import { readToEnd } from "../../lib/kafka.ts";
+import { asKafkaValue, produceRequests, readToEnd } from "../../lib/kafka.ts";
 
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
 export const root = new URL("../../", import.meta.url).pathname;
@@ -80,27 +79,17 @@ export async function produce(topic: string, records: ProducedRecord[]): Promise
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    // Requests of at most ~512 KiB: the broker refuses record batches over 1 MB.
-    let start = 0;
-    while (start < records.length) {
-      let end = start, bytes = 0;
-      while (end < records.length && (end === start || bytes < 512 * 1024)) {
-        const v = records[end++].value;
-        bytes += (v === null ? 0 : typeof v === "string" ? v.length * 3 : v.byteLength) + 64;
-      }
+    for (const chunk of produceRequests(records)) {
       await producer.send({
         topic,
         acks: -1,
-        messages: records.slice(start, end).map((r) => ({
+        messages: chunk.map((r) => ({
           key: r.key,
-          value: r.value === null || typeof r.value === "string"
-            ? r.value
-            : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+          value: asKafkaValue(r.value),
           headers: r.headers,
           partition: r.partition,
         })),
       });
-      start = end;
     }
   } finally {
     await producer.disconnect();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseCommandLine } from "../../lib/cli.ts";
 import { bool, ConfigError, helpText, int, resolveOptions, secret, str } from "../../lib/config.ts";
 import { parseEnvFile } from "../../lib/env_file.ts";
+import { produceRequests } from "../../lib/kafka.ts";
 import { createLogger, registerSecret } from "../../lib/log.ts";
 import { nextRun, parseCron } from "../../lib/schedule.ts";
 
@@ -118,4 +119,16 @@ Deno.test("the shared .env format: comments, quotes, and a bad line named", () =
     C: "x",
   });
   assert.throws(() => parseEnvFile("A=1\nnot a line\n"), /line 2: expected KEY=value/);
+});
+
+Deno.test("produce requests stay near 512 KiB, keep order, and never leave a record out", () => {
+  const records = Array.from({ length: 100 }, (_, i) => ({ value: "x".repeat(20_000 + i) }));
+  const requests = produceRequests(records);
+  assert.deepEqual(requests.flat(), records);
+  assert.ok(requests.length > 1);
+  for (const r of requests) {
+    assert.ok(r.reduce((n, x) => n + x.value.length + 64, 0) <= 512 * 1024);
+  }
+  const huge = { value: new Uint8Array(700_000) };
+  assert.deepEqual(produceRequests([huge, { value: null }]), [[huge], [{ value: null }]]);
 });
