@@ -33,6 +33,12 @@ export const kafkaOptions = {
   ),
   kafkaSaslUsername: str("KAFKA_SASL_USERNAME", "SASL user name", ""),
   kafkaSaslPassword: secret("KAFKA_SASL_PASSWORD", "SASL password"),
+  kafkaProducer: oneOf(
+    "KAFKA_PRODUCER",
+    "client library that produces (consuming is always kafkajs)",
+    ["kafkajs", "platformatic"] as const,
+    "kafkajs",
+  ),
 };
 
 /** Values of {@link kafkaOptions}. */
@@ -44,6 +50,7 @@ export interface KafkaConnection {
   kafkaSaslMechanism: "none" | "plain" | "scram-sha-256" | "scram-sha-512";
   kafkaSaslUsername: string;
   kafkaSaslPassword: string;
+  kafkaProducer: "kafkajs" | "platformatic";
 }
 
 /** The topic-name option of a trigger or output (allow-listed characters only). */
@@ -144,9 +151,16 @@ export interface RecordProducer {
 
 /**
  * Opens an idempotent producer (acks=all, one request in flight per connection), so a retried
- * send never duplicates a record in the log.
+ * send never duplicates a record in the log. kafkajs unless `conn` chooses @platformatic/kafka.
  */
-export async function openProducer(kafka: Kafka): Promise<RecordProducer> {
+export async function openProducer(
+  kafka: Kafka,
+  conn?: KafkaConnection,
+): Promise<RecordProducer> {
+  if (conn?.kafkaProducer === "platformatic") {
+    const { openPlatformaticProducer } = await import("./kafka_platformatic.ts");
+    return openPlatformaticProducer(conn);
+  }
   const producer: Producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -293,7 +307,8 @@ export async function consumeBatches(
     maxWaitTimeInMs: options.batchWindowMs,
     // Let the broker hold the fetch until a batch's worth (roughly) has arrived or the window ends.
     minBytes: Math.min(options.batchSize * 64, 1 << 20),
-    maxBytesPerPartition: 4 << 20,
+    maxBytesPerPartition: 1 << 20,
+    maxBytes: 4 << 20,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
     retry: { retries: 5, initialRetryTime: 300 },

@@ -12,7 +12,13 @@
  * @module
  */
 import type { OptionSpec } from "./config.ts";
-import { ensureTopics, kafkaOptions, openProducer, readTopicToEnd } from "./kafka.ts";
+import {
+  ensureTopics,
+  type KafkaConnection,
+  kafkaOptions,
+  openProducer,
+  readTopicToEnd,
+} from "./kafka.ts";
 import type { OutputSpec } from "./worker.ts";
 
 export interface StateTopic {
@@ -32,7 +38,7 @@ export function stateTopic(topic: OptionSpec<string>): OutputSpec<StateTopic> {
       const name = ctx.options[`topic:${topic.env}`] as string;
       const kafka = ctx.kafka();
       await ensureTopics(kafka, [{ topic: name, partitions: 1, compacted: true }]);
-      const producer = await openProducer(kafka);
+      const producer = await openProducer(kafka, ctx.options as KafkaConnection);
       const decoder = new TextDecoder();
       return {
         topic: name,

@@ -94,7 +94,7 @@ export function kafkaOutput(topic: OptionSpec<string>): OutputSpec<KafkaOutput> 
     async open(ctx) {
       const name = ctx.options[`topic:${topic.env}`] as string;
       await ensureTopics(ctx.kafka(), [{ topic: name, partitions: ctx.options.topicPartitions }]);
-      const producer = await openProducer(ctx.kafka());
+      const producer = await openProducer(ctx.kafka(), ctx.options as KafkaConnection);
       return {
         topic: name,
         async send(records) {
@@ -512,7 +512,11 @@ class Runtime {
       this.#outputs[key] = await retry(() => spec.open(ctx), policy, `opening output ${key}`);
     }
     if (def.trigger.kind === "kafka") {
-      this.#dlq = await retry(() => openProducer(this.kafka()), policy, "connecting to Kafka");
+      this.#dlq = await retry(
+        () => openProducer(this.kafka(), this.options as KafkaConnection),
+        policy,
+        "connecting to Kafka",
+      );
     }
     if (def.setup) await retry(() => def.setup!(this.context() as never), policy, "setup");
   }

@@ -87,7 +87,7 @@ if (command === "list") {
   );
 } else {
   const kafka = createKafka(values as KafkaConnection, createLogger("dlq", "error"), "dlq");
-  const producer = values.dryRun ? null : await openProducer(kafka);
+  const producer = values.dryRun ? null : await openProducer(kafka, values as KafkaConnection);
   const byTopic = new Map<string, KafkaRecord[]>();
   for (const d of letters) {
     const topic = values.to || d.headers[h.topic];

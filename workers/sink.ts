@@ -37,6 +37,8 @@ export const sink = defineWorker({
     group: "sink",
     batchSize: 3000,
     batchWindowMs: 500,
+    // Partitions hold different symbols, so their batches never write the same row.
+    concurrency: 3,
   }),
   outputs: {
     postgres: postgresOutput(migrations),
@@ -65,11 +67,10 @@ export const sink = defineWorker({
     const messages = [...latest.values()];
     const bars = messages.map((m) => m.value);
 
-    const [, indexed] = await Promise.all([
-      (async () => {
-        await outputs.postgres.upsert("bars", barColumns, 3, bars.map(barRow));
-        await outputs.postgres.upsert("indicators", indicatorColumns, 3, bars.map(indicatorRow));
-      })(),
+    // The two tables and the index are independent writes of the same keys: all at once.
+    const [, , indexed] = await Promise.all([
+      outputs.postgres.upsert("bars", barColumns, 3, bars.map(barRow)),
+      outputs.postgres.upsert("indicators", indicatorColumns, 3, bars.map(indicatorRow)),
       outputs.elasticsearch.bulk(bars.map(barDocument)),
     ]);
 
