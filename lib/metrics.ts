@@ -34,6 +34,8 @@ export interface WorkerMetrics {
   ready: client.Gauge<never>;
   /** unix time of the last batch that was fully written and committed */
   lastSuccess: client.Gauge<never>;
+  /** from the ingest time of the oldest source record behind a write to the write's ack */
+  ingestLatency: client.Summary<"output">;
 }
 
 /** Creates the registry with every metric labelled `worker=<name>`. */
@@ -89,6 +91,17 @@ export function createMetrics(worker: string): WorkerMetrics {
       help: "Unix time of the last fully written and committed batch",
       registers,
     }),
+    ingestLatency: new client.Summary({
+      name: "pipeline_ingest_latency_seconds",
+      help:
+        "Ingest time of the oldest source record behind a write, until the output acknowledged it",
+      labelNames: ["output"],
+      percentiles: [0.5, 0.9, 0.99],
+      // A sliding window, so a dashboard shows the latency of now rather than since start.
+      maxAgeSeconds: 300,
+      ageBuckets: 5,
+      registers,
+    }),
   };
   // Series exist from the start (at 0), so rate() and alerts see them before the first failure.
   for (const kind of ["retriable", "fatal"]) metrics.errors.inc({ kind }, 0);
@@ -109,4 +122,19 @@ export function createMetrics(worker: string): WorkerMetrics {
     },
   });
   return metrics;
+}
+
+/** What a run did, for its last log line: records in, out per output, dead letters. */
+export async function runTotals(m: WorkerMetrics): Promise<Record<string, unknown>> {
+  const sum = async (metric: client.Counter<string>) =>
+    (await metric.get()).values.reduce((total, v) => total + v.value, 0);
+  const out: Record<string, number> = {};
+  for (const v of (await m.recordsOut.get()).values) {
+    out[String(v.labels.output)] = (out[String(v.labels.output)] ?? 0) + v.value;
+  }
+  return {
+    recordsIn: await sum(m.recordsIn),
+    recordsOut: out,
+    deadLetters: await sum(m.deadLetters),
+  };
 }

@@ -50,7 +50,7 @@ import {
   topicOption,
 } from "./kafka.ts";
 import { createLogger, type Logger, type LogLevel, registerSecret } from "./log.ts";
-import { createMetrics, type WorkerMetrics } from "./metrics.ts";
+import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { RecordError } from "./record_error.ts";
 import { RetriesExhausted, retry, sleep } from "./retry.ts";
 import { type Cron, nextRun, parseCron } from "./schedule.ts";
@@ -475,7 +475,7 @@ class Runtime {
       await server.shutdown();
       for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
     }
-    log.info("stopped", { exitCode: code });
+    log.info("stopped", { exitCode: code, ...await runTotals(this.metrics) });
     return code;
   }
 

@@ -4,8 +4,9 @@
  * seed's Python services (kafka-python, pandas, psycopg2) on the same data and servers.
  * Writes bench/results.json and bench/results.md, and prints the table. Not part of the tests.
  *
- *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--no-python]
+ *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--latency-seconds 30] [--no-python]
  */
+import kafkajs from "kafkajs";
 import { parseCommandLine } from "../lib/cli.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
 import { encodeTick, syntheticTicks } from "../lib/market/mod.ts";
@@ -16,6 +17,9 @@ const { flags } = parseCommandLine(Deno.args, ["no-python"]);
 const TICKS = Number(flags.ticks ?? 1_000_000);
 const RUNS = Number(flags.runs ?? 3);
 const SYMBOLS = Number(flags.symbols ?? 20);
+const LATENCY_SECONDS = Number(flags["latency-seconds"] ?? 30);
+// Scale-out needs keys spread evenly over the 6 partitions: 20 symbols put 40% in one.
+const SCALE_SYMBOLS = 200;
 const brokers = `127.0.0.1:${env.KAFKA_PORT}`;
 const deno = Deno.execPath();
 const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks as Record<string, string>;
@@ -74,6 +78,12 @@ async function measure(
 const taskArgs = (task: string) => tasks[task].slice("deno ".length).split(" ");
 const worker = (name: string, flagsList: string[], e: Record<string, string>) =>
   measure(deno, [...taskArgs(name), ...flagsList], { HTTP_PORT: "0", LOG_LEVEL: "info", ...e });
+
+/** The worker's last log line: exit code and the run's totals (records in, out per output). */
+function stoppedLine(p: Proc): { recordsIn: number; recordsOut: Record<string, number> } {
+  const line = p.out.split("\n").findLast((l) => l.includes(`"msg":"stopped"`));
+  return line ? JSON.parse(line) : { recordsIn: NaN, recordsOut: {} };
+}
 
 /** Seconds a --once run spent draining: from its "draining" log line to its "stopped" line. */
 function drainSeconds(p: Proc): number {
@@ -173,21 +183,29 @@ results.kafkaJavaProduce = await repeat("kafka java produce", "records/s", async
 });
 
 // Ours: ingest → transform → sink, each --once, on fresh topics per run.
-const runsOfOurs: {
+const PRODUCER = String(flags.producer ?? "platformatic");
+interface OursRun {
   ingest: number;
   transform: number;
+  barsOut: number;
   bars: number;
   sink: number;
+  sinkPgRows: number;
+  sinkEsDocs: number;
   e2e: number;
+  drain: { ingest: number; transform: number; sink: number };
   rss: Record<string, number>;
-}[] = [];
+}
+const runsOfOurs: OursRun[] = [];
 let lastTicksTopic = "";
-for (let i = 0; i < RUNS; i++) {
+
+/** Fresh topics, database and index for one pipeline run. */
+async function freshPipeline() {
   const ticks = fresh("ticks"), bars = fresh("bars"), db = fresh("db").replaceAll("-", "_");
   await createTopic(ticks);
   await createTopic(bars);
   await psql(`create database ${db}`);
-  const e = {
+  return {
     TICKS_TOPIC: ticks,
     BARS_TOPIC: bars,
     DLQ_TOPIC: fresh("dlq"),
@@ -195,50 +213,212 @@ for (let i = 0; i < RUNS; i++) {
     CONSUMER_GROUP: fresh("group"),
     POSTGRES_URL: `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${db}`,
     ELASTICSEARCH_INDEX: fresh("index"),
+    KAFKA_PRODUCER: PRODUCER,
   };
-  const ing = await worker("ingest", [
-    "--source",
-    "synthetic",
-    "--synthetic-ticks",
-    String(TICKS),
-    "--synthetic-symbols",
-    String(SYMBOLS),
-  ], e);
+}
+
+const synthetic = (ticks: number, symbols = SYMBOLS) => [
+  "--source",
+  "synthetic",
+  "--synthetic-ticks",
+  String(ticks),
+  "--synthetic-symbols",
+  String(symbols),
+];
+
+for (let i = 0; i < RUNS; i++) {
+  const e = await freshPipeline();
+  const ing = await worker("ingest", synthetic(TICKS), e);
   const ingestRate = Number(/"ratePerSecond":(\d+)/.exec(ing.out)?.[1] ?? TICKS / ing.seconds);
   const tr = await worker("transform", ["--once"], e);
   const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
   const stored = Number(
     (await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim(),
   );
+  const written = stoppedLine(sk).recordsOut;
+  const pgRows = (written["postgres:bars"] ?? 0) + (written["postgres:indicators"] ?? 0);
+  const esDocs = written[`elasticsearch:${e.ELASTICSEARCH_INDEX}`] ?? 0;
+  const drain = { ingest: TICKS / ingestRate, transform: drainSeconds(tr), sink: drainSeconds(sk) };
   runsOfOurs.push({
     ingest: ingestRate,
-    transform: TICKS / drainSeconds(tr),
+    transform: TICKS / drain.transform,
+    barsOut: stoppedLine(sk).recordsIn,
     bars: stored,
-    sink: stored / drainSeconds(sk),
+    sink: stored / drain.sink,
+    sinkPgRows: pgRows / drain.sink,
+    sinkEsDocs: esDocs / drain.sink,
     e2e: TICKS / (ing.seconds + tr.seconds + sk.seconds),
+    drain,
     rss: { ingest: ing.peakRssMb, transform: tr.peakRssMb, sink: sk.peakRssMb },
   });
+  const r = runsOfOurs.at(-1)!;
   say(
-    `ours run ${i + 1}: ingest ${ingestRate.toFixed(0)}/s, transform ${
-      (TICKS / tr.seconds).toFixed(0)
-    } ticks/s, sink ${(stored / sk.seconds).toFixed(0)} rows/s (${stored} bars), e2e ${
-      (TICKS / (ing.seconds + tr.seconds + sk.seconds)).toFixed(0)
-    } ticks/s`,
+    `ours run ${i + 1}: ingest ${r.ingest.toFixed(0)}/s, transform ${
+      r.transform.toFixed(0)
+    } ticks/s, sink ${r.sinkPgRows.toFixed(0)} PostgreSQL rows/s and ${
+      r.sinkEsDocs.toFixed(0)
+    } Elasticsearch docs/s (${stored} bars), e2e ${r.e2e.toFixed(0)} ticks/s`,
   );
-  lastTicksTopic = ticks;
+  lastTicksTopic = e.TICKS_TOPIC;
 }
-results.ingest = stat(runsOfOurs.map((r) => r.ingest), "records/s");
+results.ingest = stat(runsOfOurs.map((r) => r.ingest), `records/s (producer: ${PRODUCER})`);
 results.transform = stat(runsOfOurs.map((r) => r.transform), "ticks/s (drain, start-up excluded)");
-results.sink = stat(runsOfOurs.map((r) => r.sink), "bars/s into PostgreSQL+Elasticsearch (drain)");
+results.transformBarsOut = stat(runsOfOurs.map((r) => r.barsOut), "bar versions published");
+results.sink = stat(runsOfOurs.map((r) => r.sink), "bars stored/s (drain)");
+results.sinkPostgres = stat(
+  runsOfOurs.map((r) => r.sinkPgRows),
+  "rows/s upserted into PostgreSQL (bars + indicators, drain)",
+);
+results.sinkElasticsearch = stat(
+  runsOfOurs.map((r) => r.sinkEsDocs),
+  "docs/s indexed into Elasticsearch (drain)",
+);
 results.e2e = stat(runsOfOurs.map((r) => r.e2e), "ticks/s (ingest+transform+sink, sequential)");
 results.barsStored = stat(runsOfOurs.map((r) => r.bars), "bars");
 for (const w of ["ingest", "transform", "sink"]) {
   results[`peakRss_${w}`] = stat(runsOfOurs.map((r) => r.rss[w]), "MiB");
 }
 
+// The other producer library on the same ingest, for the comparison the README reports.
+const otherProducer = PRODUCER === "kafkajs" ? "platformatic" : "kafkajs";
+results[`ingest_${otherProducer}`] = await repeat(
+  `ingest with KAFKA_PRODUCER=${otherProducer}`,
+  "records/s",
+  async () => {
+    const ticks = fresh("ticks");
+    await createTopic(ticks);
+    const ing = await worker("ingest", synthetic(TICKS), {
+      TICKS_TOPIC: ticks,
+      KAFKA_PRODUCER: otherProducer,
+    });
+    return Number(/"ratePerSecond":(\d+)/.exec(ing.out)?.[1] ?? TICKS / ing.seconds);
+  },
+);
+
+// The real data: the whole S&P 500 daily series (vega-datasets), ingest → transform → sink.
+results.sp500Replay = await repeat("S&P 500 replay", "s (ingest+transform+sink)", async () => {
+  const e = await freshPipeline();
+  const ing = await worker("ingest", [], e);
+  const tr = await worker("transform", ["--once"], e);
+  const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
+  const stored = Number(
+    (await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim(),
+  );
+  if (stored !== 6408) throw new Error(`S&P 500 replay stored ${stored} bars, expected 6408`);
+  return ing.seconds + tr.seconds + sk.seconds;
+});
+
+// Latency at 50% and 90% of the slowest stage's rate: transform and sink run continuously,
+// ingest paces synthetic ticks, and the sink reports ingest → acknowledged-write latency.
+const slowest = Math.min(
+  ...["ingest", "transform", "sink"].map((stage) =>
+    TICKS / stat(runsOfOurs.map((r) => r.drain[stage as "ingest"]), "s").median
+  ),
+);
+results.maxRate = stat([slowest], "ticks/s (the slowest stage's drain rate)");
+const admin = new kafkajs.Kafka({
+  brokers: [brokers],
+  logLevel: kafkajs.logLevel.NOTHING,
+}).admin();
+await admin.connect();
+
+async function lagOf(group: string, topic: string): Promise<number> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  let lag = 0;
+  for (const end of ends) {
+    const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? "-1";
+    lag += Number(end.high) - Math.max(0, Number(at));
+  }
+  return lag;
+}
+
+async function waitReady(port: number) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`worker on port ${port} never became ready`);
+}
+
+async function latencyAt(share: number): Promise<Record<string, number>> {
+  const e = await freshPipeline();
+  const rate = Math.round(slowest * share);
+  const ticks = rate * LATENCY_SECONDS;
+  const ports = { transform: 19910 + Math.floor(share * 10), sink: 19930 + Math.floor(share * 10) };
+  const spawn = (name: "transform" | "sink", group: string) =>
+    new Deno.Command(deno, {
+      args: taskArgs(name),
+      cwd: root,
+      env: { ...e, CONSUMER_GROUP: group, HTTP_PORT: String(ports[name]), LOG_LEVEL: "warn" },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const groups = { transform: fresh("group"), sink: fresh("group") };
+  const running = [spawn("transform", groups.transform), spawn("sink", groups.sink)];
+  try {
+    await waitReady(ports.transform);
+    await waitReady(ports.sink);
+    say(`  ${share * 100}% load: ${rate} ticks/s for ${LATENCY_SECONDS} s ...`);
+    // Synthetic ticks are 100 ms apart in event time: ×(rate/10) replays them at `rate`.
+    await worker("ingest", synthetic(ticks), { ...e, REPLAY_SPEED: String(rate / 10) });
+    const ingested = performance.now();
+    while (
+      (await lagOf(groups.transform, e.TICKS_TOPIC)) + (await lagOf(groups.sink, e.BARS_TOPIC)) > 0
+    ) {
+      if (performance.now() - ingested > 300_000) throw new Error("pipeline never caught up");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${ports.sink}/metrics`)).text();
+    const q = (output: string, quantile: string) => {
+      const line = metrics.split("\n").find((l) =>
+        l.startsWith("pipeline_ingest_latency_seconds{") && l.includes(`quantile="${quantile}"`) &&
+        l.includes(`output="${output}"`)
+      );
+      return Number(line?.split(" ").at(-1) ?? NaN) * 1000;
+    };
+    return {
+      rate,
+      catchUpMs: performance.now() - ingested,
+      p50: q("postgres", "0.5"),
+      p99: q("postgres", "0.99"),
+      esP50: q("elasticsearch", "0.5"),
+      esP99: q("elasticsearch", "0.99"),
+    };
+  } finally {
+    for (const child of running) child.kill("SIGTERM");
+    await Promise.all(running.map((c) => c.status));
+  }
+}
+for (const share of [0.5, 0.9]) {
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    runs.push(await latencyAt(share));
+    const r = runs.at(-1)!;
+    say(
+      `  ${share * 100}% load run ${i + 1}: p50 ${r.p50.toFixed(0)} ms, p99 ${
+        r.p99.toFixed(0)
+      } ms (PostgreSQL); caught up ${r.catchUpMs.toFixed(0)} ms after the last tick`,
+    );
+  }
+  const pct = share * 100;
+  results[`latencyP50_${pct}pct`] = stat(
+    runs.map((r) => r.p50),
+    `ms ingest → PostgreSQL at ${runs[0].rate} ticks/s`,
+  );
+  results[`latencyP99_${pct}pct`] = stat(
+    runs.map((r) => r.p99),
+    `ms ingest → PostgreSQL at ${runs[0].rate} ticks/s`,
+  );
+  results[`latencyEsP99_${pct}pct`] = stat(runs.map((r) => r.esP99), "ms ingest → Elasticsearch");
+}
 // Limits of the stores, with rows and documents of the bars' shape.
 const barCount = results.barsStored.median;
-say(`PostgreSQL COPY of ${Math.max(barCount, 100_000)} bar rows ...`);
+say(`PostgreSQL COPY of ${Math.max(barCount, 100_000)} bar rows (bars' primary key) ...`);
 const copyRows = Math.max(barCount, 100_000);
 const csvPath = `${root}.native/bench-bars.csv`;
 {
@@ -255,7 +435,7 @@ const csvPath = `${root}.native/bench-bars.csv`;
 results.postgresCopy = await repeat("postgres COPY", "rows/s", async () => {
   const table = fresh("copy").replaceAll("-", "_");
   await psql(
-    `create table ${table} (symbol text, interval text, period_start timestamptz, open float8, high float8, low float8, close float8, volume float8, trades int8, vwap float8)`,
+    `create table ${table} (symbol text, interval text, period_start timestamptz, open float8, high float8, low float8, close float8, volume float8, trades int8, vwap float8, primary key (symbol, interval, period_start))`,
   );
   const r = await measure("psql", [pgUrl, "-c", `\\copy ${table} from '${csvPath}' csv`]);
   await psql(`drop table ${table}`);
@@ -315,22 +495,45 @@ results.elasticsearchBulk = await repeat(
   () => bulkRate(best.batch, 100_000),
 );
 
-// Scale-out: 1 and 2 transform replicas in one group over 6 partitions.
-say("transform scale-out ...");
+// Scale-out: 1 and 2 transform replicas in one group over 6 partitions, on ticks of enough
+// symbols that the partitions are about even (with 20, one partition holds 40%).
+say(`transform scale-out (${SCALE_SYMBOLS} symbols) ...`);
+const scaleTopic = fresh("scale-ticks");
+await createTopic(scaleTopic);
+await worker("ingest", synthetic(TICKS, SCALE_SYMBOLS), {
+  TICKS_TOPIC: scaleTopic,
+  KAFKA_PRODUCER: PRODUCER,
+});
+{
+  const ends = await admin.fetchTopicOffsets(scaleTopic);
+  const biggest = Math.max(...ends.map((p) => Number(p.high))) / TICKS;
+  results.scalePartitionShare = stat([biggest * 100], "% of ticks in the biggest partition");
+}
 async function replicas(n: number): Promise<number> {
   const e = {
-    TICKS_TOPIC: lastTicksTopic,
+    KAFKA_PRODUCER: PRODUCER,
+    TICKS_TOPIC: scaleTopic,
     BARS_TOPIC: fresh("bars"),
     TRANSFORM_STATE_TOPIC: fresh("state"),
     CONSUMER_GROUP: fresh("group"),
     DLQ_TOPIC: fresh("dlq"),
   };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: n }, () => worker("transform", ["--once"], e)));
-  return TICKS / ((performance.now() - started) / 1000);
+  // The rate between 10% and 90% committed: start-up and the group's joining are left out.
+  let done = false;
+  const all = Promise.all(Array.from({ length: n }, () => worker("transform", ["--once"], e)))
+    .finally(() => (done = true));
+  const marks: number[] = [];
+  while (!done && marks.length < 2) {
+    const consumed = TICKS - await lagOf(e.CONSUMER_GROUP, scaleTopic).catch(() => TICKS);
+    if (consumed >= TICKS * (marks.length === 0 ? 0.1 : 0.9)) marks.push(performance.now());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await all;
+  return marks.length === 2 ? (0.8 * TICKS) / ((marks[1] - marks[0]) / 1000) : NaN;
 }
-results.transform1 = await repeat("transform x1", "ticks/s", () => replicas(1));
-results.transform2 = await repeat("transform x2", "ticks/s", () => replicas(2));
+const steady = "ticks/s between 10% and 90% committed";
+results.transform1 = await repeat("transform x1", steady, () => replicas(1));
+results.transform2 = await repeat("transform x2", steady, () => replicas(2));
 
 // Start to ready.
 results.startToReady = await repeat("transform start→ready", "ms", async () => {
@@ -452,6 +655,8 @@ if (!flags["no-python"]) {
   }
 }
 
+await admin.disconnect();
+
 // Ratios the issue asks for.
 const m = (k: string) => results[k]?.median ?? NaN;
 const ours = Math.max(m("peakRss_ingest"), m("peakRss_transform"), m("peakRss_sink"));
@@ -462,8 +667,8 @@ const theirs = Math.max(
 );
 const ratios = [
   ["ingest / Kafka Java producer", m("ingest") / m("kafkaJavaProduce"), 0.5],
-  ["sink rows/s / raw COPY rows/s", m("sink") / m("postgresCopy"), 0.5],
-  ["sink docs/s / raw bulk docs/s", m("sink") / m("elasticsearchBulk"), 0.7],
+  ["sink rows/s / raw COPY rows/s", m("sinkPostgres") / m("postgresCopy"), 0.5],
+  ["sink docs/s / raw bulk docs/s", m("sinkElasticsearch") / m("elasticsearchBulk"), 0.7],
   ["end-to-end / Python services", m("e2e") / m("pythonE2e"), 3],
   ["peak RSS / Python's (lower is better)", ours / theirs, 0.5],
   ["transform ×2 / ×1", m("transform2") / m("transform1"), 1.7],

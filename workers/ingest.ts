@@ -102,20 +102,25 @@ export const ingest = defineWorker({
     const pace = pacer(options.replaySpeed);
     let batch: Encoded[] = [];
     let sent = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await outputs.ticks.send(batch);
+      progress.add(batch.length);
+      sent += batch.length;
+      batch = [];
+    };
     for (const { ts, record } of records) {
       if (signal.aborted) break;
-      await pace(ts, signal);
-      batch.push(record);
-      if (batch.length >= options.produceBatchSize || options.replaySpeed > 0) {
-        await outputs.ticks.send(batch);
-        progress.add(batch.length);
-        sent += batch.length;
-        batch = [];
+      const wait = pace(ts);
+      if (wait > 0) {
+        // Ahead of the replay clock: what is due goes out now, then wait for this record's time.
+        await flush();
+        await sleep(wait, signal);
       }
+      batch.push(record);
+      if (batch.length >= options.produceBatchSize) await flush();
     }
-    await outputs.ticks.send(batch);
-    progress.add(batch.length);
-    sent += batch.length;
+    await flush();
     progress.done();
     log.info("ingest finished", {
       records: sent,
@@ -186,15 +191,13 @@ async function readSource(
   return { total: o.syntheticTicks, records: records() };
 }
 
-/** Waits so that records go out at `speed`× the pace of their timestamps (0: no waiting). */
+/** Milliseconds until a record is due at `speed`× the pace of its timestamps (0: never waits). */
 function pacer(speed: number) {
   let first: { ts: number; at: number } | undefined;
-  return async (ts: number, signal: AbortSignal) => {
-    if (speed <= 0) return;
+  return (ts: number): number => {
+    if (speed <= 0) return 0;
     first ??= { ts, at: performance.now() };
-    const due = first.at + (ts - first.ts) / speed;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait, signal);
+    return first.at + (ts - first.ts) / speed - performance.now();
   };
 }
 

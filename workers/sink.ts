@@ -21,6 +21,7 @@ import {
   barRow,
   checkKey,
   decodeBar,
+  headerNames,
   type IndicatorBar,
   indicatorColumns,
   indicatorRow,
@@ -56,22 +57,38 @@ export const sink = defineWorker({
     return bar;
   },
 
-  async handle(batch, { outputs, deadLetter }) {
-    // A bar is republished while it is open; only its newest version in the batch is written.
+  async handle(batch, { outputs, deadLetter, metrics }) {
+    // A bar is republished while it is open; only its newest version in the batch is written,
+    // and it stands for the oldest tick behind any of its versions.
     const latest = new Map<string, Message<IndicatorBar>>();
+    const ingestedAt = new Map<string, number>();
     for (const m of batch) {
       const key = barKey(m.value);
       latest.delete(key);
       latest.set(key, m);
+      const at = Number(m.record.headers[headerNames.ingestedAt]);
+      const seen = ingestedAt.get(key);
+      if (at > 0 && (seen === undefined || at < seen)) ingestedAt.set(key, at);
     }
     const messages = [...latest.values()];
     const bars = messages.map((m) => m.value);
+    const observeLatency = (output: string) => {
+      const now = Date.now();
+      for (const at of ingestedAt.values()) {
+        metrics.ingestLatency.observe({ output }, (now - at) / 1000);
+      }
+    };
 
     // The two tables and the index are independent writes of the same keys: all at once.
-    const [, , indexed] = await Promise.all([
-      outputs.postgres.upsert("bars", barColumns, 3, bars.map(barRow)),
-      outputs.postgres.upsert("indicators", indicatorColumns, 3, bars.map(indicatorRow)),
-      outputs.elasticsearch.bulk(bars.map(barDocument)),
+    const [, indexed] = await Promise.all([
+      Promise.all([
+        outputs.postgres.upsert("bars", barColumns, 3, bars.map(barRow)),
+        outputs.postgres.upsert("indicators", indicatorColumns, 3, bars.map(indicatorRow)),
+      ]).then(() => observeLatency("postgres")),
+      outputs.elasticsearch.bulk(bars.map(barDocument)).then((result) => {
+        observeLatency("elasticsearch");
+        return result;
+      }),
     ]);
 
     for (const rejected of indexed.rejected) {

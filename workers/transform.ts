@@ -23,6 +23,7 @@ import {
   type Interval,
   parseInterval,
   type SymbolState,
+  withIngestTime,
 } from "../lib/market/mod.ts";
 import { RecordError } from "../lib/record_error.ts";
 import { stateTopic } from "../lib/state_topic.ts";
@@ -132,7 +133,18 @@ export const transform = defineWorker({
         ),
       );
     }
-    await outputs.bars.send(result.bars.map(encodeBar));
+    // The oldest tick of each symbol in this slice: its ingest time travels with the symbol's
+    // bars, so the sink can report ingest → stored latency.
+    const ingestedAt = new Map<string, string>();
+    for (const { value, record } of fresh) {
+      const seen = ingestedAt.get(value.symbol);
+      if (seen === undefined || Number(record.timestamp) < Number(seen)) {
+        ingestedAt.set(value.symbol, record.timestamp);
+      }
+    }
+    await outputs.bars.send(
+      result.bars.map((b) => withIngestTime(encodeBar(b), ingestedAt.get(b.symbol))),
+    );
 
     const next: PartitionState = {
       nextOffset: (source!.lastOffset + 1n).toString(),

@@ -145,8 +145,20 @@ function merge(bar: OpenBar, rec: InputRecord): void {
   }
 }
 
+/** A deep copy; by hand, because structuredClone was a tenth of the transform's time. */
 function cloneState(s: SymbolState): SymbolState {
-  return structuredClone(s);
+  const series: SymbolState["series"] = {};
+  for (const [interval, one] of Object.entries(s.series) as [Interval, SeriesState][]) {
+    series[interval] = {
+      open: one.open && { ...one.open },
+      indicators: {
+        ...one.indicators,
+        closes: [...one.indicators.closes],
+        logRets: [...one.indicators.logRets],
+      },
+    };
+  }
+  return { lastTs: s.lastTs, series };
 }
 
 /**

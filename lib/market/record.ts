@@ -16,7 +16,12 @@ import { type Interval, INTERVALS } from "./intervals.ts";
 
 /** The only schema version this code reads and writes. */
 export const SCHEMA_VERSION = "1";
-export const headerNames = { schemaVersion: "schema-version", recordType: "record-type" } as const;
+export const headerNames = {
+  schemaVersion: "schema-version",
+  recordType: "record-type",
+  /** on bars: ms since the epoch when the oldest tick behind this version reached Kafka */
+  ingestedAt: "ingested-at",
+} as const;
 
 /** A trade: price and size at a time (ms since the epoch, UTC). */
 export interface Tick {
@@ -247,6 +252,13 @@ export function encodeBar(b: IndicatorBar): Encoded {
     ...b,
     start: new Date(b.start).toISOString(),
   });
+}
+
+/** Adds the ingest time (ms since the epoch, as Kafka timestamps are) of the oldest tick behind it. */
+export function withIngestTime(e: Encoded, ingestedAt: string | undefined): Encoded {
+  return ingestedAt === undefined
+    ? e
+    : { ...e, headers: { ...e.headers, [headerNames.ingestedAt]: ingestedAt } };
 }
 
 const indicatorFields = ["ret", "logRet", "sma", "ema", "rsi", "volatility", "zscore"] as const;

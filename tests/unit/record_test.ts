@@ -5,6 +5,7 @@ import {
   encodeBar,
   encodeSourceBar,
   encodeTick,
+  withIngestTime,
 } from "../../lib/market/record.ts";
 import { RecordError } from "../../lib/record_error.ts";
 
@@ -131,4 +132,10 @@ Deno.test("an output bar survives encode → decode, nulls included", () => {
   assert.throws(() => decodeBar(withTrades("1e20"), e.headers), /trades must be a whole number/);
   assert.throws(() => decodeBar(withTrades("2.5"), e.headers), /trades must be a whole number/);
   assert.equal(decodeBar(withTrades("7"), e.headers).trades, 7);
+  // The ingest time rides in a header, so the stored bar is the same with or without it.
+  assert.equal(e.headers["ingested-at"], undefined);
+  const stamped = withIngestTime(e, "1764030000123");
+  assert.equal(stamped.headers["ingested-at"], "1764030000123");
+  assert.equal(stamped.value, e.value);
+  assert.deepEqual(decodeBar(enc(stamped.value), stamped.headers), bar);
 });
