@@ -37,7 +37,8 @@ export const kafkaOptions = {
     "KAFKA_PRODUCER",
     "client library that produces (consuming is always kafkajs)",
     ["kafkajs", "platformatic"] as const,
-    "kafkajs",
+    // 2.2× kafkajs' produce rate on Deno, and it passed every test: see README, Performance.
+    "platformatic",
   ),
 };
 
@@ -151,7 +152,7 @@ export interface RecordProducer {
 
 /**
  * Opens an idempotent producer (acks=all, one request in flight per connection), so a retried
- * send never duplicates a record in the log. kafkajs unless `conn` chooses @platformatic/kafka.
+ * send never duplicates a record in the log. @platformatic/kafka when `conn` chooses it.
  */
 export async function openProducer(
   kafka: Kafka,

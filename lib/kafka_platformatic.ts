@@ -23,6 +23,23 @@ const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
     ? Buffer.from(v)
     : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
+/**
+ * Keys (symbols), header names and the few values headers take encode once: encoding them per
+ * record was a third of the ingest's time.
+ */
+function cachedBuffer(limit: number) {
+  const cache = new Map<string, Buffer>();
+  return (v: string | Uint8Array | undefined): Buffer | undefined => {
+    if (typeof v !== "string" || v.length > 32) return toBuffer(v);
+    let b = cache.get(v);
+    if (b === undefined) {
+      b = Buffer.from(v);
+      if (cache.size < limit) cache.set(v, b);
+    }
+    return b;
+  };
+}
+
 const mechanisms = {
   plain: "PLAIN",
   "scram-sha-256": "SCRAM-SHA-256",
@@ -43,10 +60,10 @@ export async function openPlatformaticProducer(conn: KafkaConnection): Promise<R
     autocreateTopics: true,
     partitioner: compatibilityPartitioner,
     serializers: {
-      key: toBuffer,
+      key: cachedBuffer(4096),
       value: toBuffer,
-      headerKey: toBuffer,
-      headerValue: toBuffer,
+      headerKey: cachedBuffer(64),
+      headerValue: cachedBuffer(256),
     },
     tls: conn.kafkaSsl
       ? (conn.kafkaSslCaFile ? { ca: [Deno.readTextFileSync(conn.kafkaSslCaFile)] } : {})

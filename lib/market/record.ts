@@ -212,15 +212,22 @@ export function decodeInput(
 export interface Encoded {
   key: string;
   value: string;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
 }
 
+// One frozen headers object per record type, shared by every record of that type.
+const typeHeaders = new Map<string, Readonly<Record<string, string>>>();
+
 function encode(type: string, key: string, body: Record<string, unknown>): Encoded {
-  return {
-    key,
-    value: JSON.stringify(body),
-    headers: { [headerNames.schemaVersion]: SCHEMA_VERSION, [headerNames.recordType]: type },
-  };
+  let headers = typeHeaders.get(type);
+  if (!headers) {
+    headers = Object.freeze({
+      [headerNames.schemaVersion]: SCHEMA_VERSION,
+      [headerNames.recordType]: type,
+    });
+    typeHeaders.set(type, headers);
+  }
+  return { key, value: JSON.stringify(body), headers };
 }
 
 /** A tick for the input topic, keyed by symbol so one symbol stays in one partition, in order. */
