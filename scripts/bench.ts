@@ -345,6 +345,33 @@ async function waitReady(port: number) {
   throw new Error(`worker on port ${port} never became ready`);
 }
 
+/**
+ * A quantile of `pipeline_ingest_latency_seconds{output}` from its buckets, interpolated within
+ * the bucket as Prometheus' histogram_quantile does (so as exact as the bucket bounds).
+ */
+function histogramQuantile(metrics: string, output: string, quantile: number): number {
+  const buckets: [number, number][] = [];
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith("pipeline_ingest_latency_seconds_bucket{")) continue;
+    if (!line.includes(`output="${output}"`)) continue;
+    const le = /le="([^"]+)"/.exec(line)![1];
+    buckets.push([le === "+Inf" ? Infinity : Number(le), Number(line.split(" ").at(-1))]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = quantile * total;
+  let [lower, below] = [0, 0];
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return lower;
+      return lower + (le - lower) * ((rank - below) / Math.max(count - below, 1));
+    }
+    [lower, below] = [le, count];
+  }
+  return NaN;
+}
+
 async function latencyAt(share: number): Promise<Record<string, number>> {
   const e = await freshPipeline();
   const rate = Math.round(slowest * share);
@@ -374,13 +401,8 @@ async function latencyAt(share: number): Promise<Record<string, number>> {
       await new Promise((r) => setTimeout(r, 250));
     }
     const metrics = await (await fetch(`http://127.0.0.1:${ports.sink}/metrics`)).text();
-    const q = (output: string, quantile: string) => {
-      const line = metrics.split("\n").find((l) =>
-        l.startsWith("pipeline_ingest_latency_seconds{") && l.includes(`quantile="${quantile}"`) &&
-        l.includes(`output="${output}"`)
-      );
-      return Number(line?.split(" ").at(-1) ?? NaN) * 1000;
-    };
+    const q = (output: string, quantile: string) =>
+      histogramQuantile(metrics, output, Number(quantile)) * 1000;
     return {
       rate,
       catchUpMs: performance.now() - ingested,
