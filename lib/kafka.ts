@@ -1,12 +1,13 @@
 /**
- * Kafka behind one small interface, so the client library (kafkajs today) can be swapped in this
- * file alone: connection options, a keyed idempotent producer, a batch consumer that commits
- * only what the caller has finished, and the admin calls the runtime needs.
+ * Kafka behind one small interface, so the client library can be swapped in this file alone:
+ * connection options, a keyed idempotent producer (@platformatic/kafka or kafkajs), a batch
+ * consumer (kafkajs) that commits only what the caller has finished, and the admin calls the
+ * runtime needs.
  *
  * @example
  * ```ts
  * const kafka = createKafka(values, log);
- * const producer = await openProducer(kafka);
+ * const producer = await openProducer(kafka, values);
  * await producer.send("market.ticks", [{ key: "AAPL", value: "{...}", headers: {} }]);
  * ```
  * @module
@@ -76,11 +77,16 @@ export interface OutgoingRecord {
   headers?: Record<string, string>;
 }
 
+/** The bootstrap brokers of KAFKA_BROKERS, for either client library. */
+export function brokerList(conn: KafkaConnection): string[] {
+  return conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean);
+}
+
 /** Creates the client; kafkajs' own log lines go through our logger. */
 export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = ""): Kafka {
   const config: KafkaConfig = {
     clientId: `${conn.kafkaClientId}${clientSuffix ? "-" + clientSuffix : ""}`,
-    brokers: conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean),
+    brokers: brokerList(conn),
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
@@ -152,13 +158,13 @@ export interface RecordProducer {
 
 /**
  * Opens an idempotent producer (acks=all, one request in flight per connection), so a retried
- * send never duplicates a record in the log. @platformatic/kafka when `conn` chooses it.
+ * send never duplicates a record in the log, with the library KAFKA_PRODUCER names.
  */
 export async function openProducer(
   kafka: Kafka,
-  conn?: KafkaConnection,
+  conn: KafkaConnection,
 ): Promise<RecordProducer> {
-  if (conn?.kafkaProducer === "platformatic") {
+  if (conn.kafkaProducer === "platformatic") {
     const { openPlatformaticProducer } = await import("./kafka_platformatic.ts");
     return openPlatformaticProducer(conn);
   }

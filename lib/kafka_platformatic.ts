@@ -1,8 +1,8 @@
 /**
- * The producer of {@link RecordProducer} on @platformatic/kafka instead of kafkajs
- * (`KAFKA_PRODUCER=platformatic`). kafkajs builds every varint with `Buffer.from([...])`, which is
- * slow under Deno's Buffer; this client encodes into larger buffers. Same guarantees: idempotent, acks=all, and the Java client's key → partition hash, so
- * a symbol lands on the same partition whichever client produced it.
+ * {@link RecordProducer} on @platformatic/kafka, the default (`KAFKA_PRODUCER=platformatic`).
+ * kafkajs builds every varint with `Buffer.from([...])`, which is slow under Deno's Buffer; this
+ * client encodes into larger buffers. Same guarantees: idempotent, acks=all, and the Java client's
+ * key → partition hash, so a symbol lands on the same partition whichever client produced it.
  *
  * @example
  * ```ts
@@ -13,8 +13,13 @@
  */
 import { Buffer } from "node:buffer";
 import { compatibilityPartitioner, Producer, type SASLOptions } from "@platformatic/kafka";
-import type { KafkaConnection, OutgoingRecord, RecordProducer } from "./kafka.ts";
-import { produceRequests } from "./kafka.ts";
+import {
+  brokerList,
+  type KafkaConnection,
+  type OutgoingRecord,
+  produceRequests,
+  type RecordProducer,
+} from "./kafka.ts";
 
 const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
   v === undefined
@@ -50,7 +55,7 @@ const mechanisms = {
 export async function openPlatformaticProducer(conn: KafkaConnection): Promise<RecordProducer> {
   const producer = new Producer<string, string | Uint8Array, string, string>({
     clientId: `${conn.kafkaClientId}-producer`,
-    bootstrapBrokers: conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean),
+    bootstrapBrokers: brokerList(conn),
     connectTimeout: 5_000,
     timeout: 30_000,
     retries: 8,

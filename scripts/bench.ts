@@ -9,6 +9,7 @@
 import kafkajs from "kafkajs";
 import { parseCommandLine } from "../lib/cli.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
+import { partitionPositions } from "../lib/kafka.ts";
 import { encodeTick, syntheticTicks } from "../lib/market/mod.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -84,6 +85,14 @@ function stoppedLine(p: Proc): { recordsIn: number; recordsOut: Record<string, n
   const line = p.out.split("\n").findLast((l) => l.includes(`"msg":"stopped"`));
   return line ? JSON.parse(line) : { recordsIn: NaN, recordsOut: {} };
 }
+
+/** Records/s an ingest run reported in its last progress line. */
+const ingestRate = (p: Proc, records: number) =>
+  Number(/"ratePerSecond":(\d+)/.exec(p.out)?.[1] ?? records / p.seconds);
+
+/** Rows in the bars table of a run's database. */
+const storedBars = async (postgresUrl: string) =>
+  Number((await measure("psql", [postgresUrl, "-tAc", "select count(*) from bars"])).out.trim());
 
 /** Seconds a --once run spent draining: from its "draining" log line to its "stopped" line. */
 function drainSeconds(p: Proc): number {
@@ -229,18 +238,16 @@ const synthetic = (ticks: number, symbols = SYMBOLS) => [
 for (let i = 0; i < RUNS; i++) {
   const e = await freshPipeline();
   const ing = await worker("ingest", synthetic(TICKS), e);
-  const ingestRate = Number(/"ratePerSecond":(\d+)/.exec(ing.out)?.[1] ?? TICKS / ing.seconds);
+  const ingested = ingestRate(ing, TICKS);
   const tr = await worker("transform", ["--once"], e);
   const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
-  const stored = Number(
-    (await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim(),
-  );
+  const stored = await storedBars(e.POSTGRES_URL);
   const written = stoppedLine(sk).recordsOut;
   const pgRows = (written["postgres:bars"] ?? 0) + (written["postgres:indicators"] ?? 0);
   const esDocs = written[`elasticsearch:${e.ELASTICSEARCH_INDEX}`] ?? 0;
-  const drain = { ingest: TICKS / ingestRate, transform: drainSeconds(tr), sink: drainSeconds(sk) };
+  const drain = { ingest: TICKS / ingested, transform: drainSeconds(tr), sink: drainSeconds(sk) };
   runsOfOurs.push({
-    ingest: ingestRate,
+    ingest: ingested,
     transform: TICKS / drain.transform,
     barsOut: stoppedLine(sk).recordsIn,
     bars: stored,
@@ -291,7 +298,7 @@ results[`ingest_${otherProducer}`] = await repeat(
       TICKS_TOPIC: ticks,
       KAFKA_PRODUCER: otherProducer,
     });
-    return Number(/"ratePerSecond":(\d+)/.exec(ing.out)?.[1] ?? TICKS / ing.seconds);
+    return ingestRate(ing, TICKS);
   },
 );
 
@@ -301,9 +308,7 @@ results.sp500Replay = await repeat("S&P 500 replay", "s (ingest+transform+sink)"
   const ing = await worker("ingest", [], e);
   const tr = await worker("transform", ["--once"], e);
   const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
-  const stored = Number(
-    (await measure("psql", [e.POSTGRES_URL, "-tAc", "select count(*) from bars"])).out.trim(),
-  );
+  const stored = await storedBars(e.POSTGRES_URL);
   if (stored !== 6408) throw new Error(`S&P 500 replay stored ${stored} bars, expected 6408`);
   return ing.seconds + tr.seconds + sk.seconds;
 });
@@ -311,31 +316,27 @@ results.sp500Replay = await repeat("S&P 500 replay", "s (ingest+transform+sink)"
 // The whole pipeline at once — transform and sink running continuously while ingest sends — first
 // unpaced (its maximum rate: ticks / time until the sink has caught up), then paced at 50% and
 // 90% of that, where the sink reports ingest → acknowledged-write latency per bar.
-const admin = new kafkajs.Kafka({
-  brokers: [brokers],
-  logLevel: kafkajs.logLevel.NOTHING,
-}).admin();
-await admin.connect();
+const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
 
+/** Records of `topic` the group has not committed yet. */
 async function lagOf(group: string, topic: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  let lag = 0;
-  for (const end of ends) {
-    const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? "-1";
-    lag += Number(end.high) - Math.max(0, Number(at));
+  let lag = 0n;
+  for (const { high, committed } of (await partitionPositions(kafka, topic, group)).values()) {
+    lag += high - (committed < 0n ? 0n : committed);
   }
-  return lag;
+  return Number(lag);
 }
 
-async function waitReady(port: number) {
-  for (let i = 0; i < 600; i++) {
+/** Polls a worker's /readyz every `everyMs` until it answers 200 (60 s at most). */
+async function waitReady(port: number, everyMs = 100) {
+  const until = performance.now() + 60_000;
+  while (performance.now() < until) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       await res.body?.cancel();
       if (res.ok) return;
     } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`worker on port ${port} never became ready`);
 }
@@ -535,8 +536,8 @@ await worker("ingest", synthetic(TICKS, SCALE_SYMBOLS), {
   KAFKA_PRODUCER: PRODUCER,
 });
 {
-  const ends = await admin.fetchTopicOffsets(scaleTopic);
-  const biggest = Math.max(...ends.map((p) => Number(p.high))) / TICKS;
+  const positions = await partitionPositions(kafka, scaleTopic, fresh("group"));
+  const biggest = Math.max(...[...positions.values()].map((p) => Number(p.high))) / TICKS;
   results.scalePartitionShare = stat([biggest * 100], "% of ticks in the biggest partition");
 }
 async function replicas(n: number): Promise<number> {
@@ -583,21 +584,13 @@ results.startToReady = await repeat("transform start→ready", "ms", async () =>
     stdout: "null",
     stderr: "null",
   }).spawn();
-  let ms = NaN;
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      await res.body?.cancel();
-      if (res.ok) {
-        ms = performance.now() - started;
-        break;
-      }
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await waitReady(port, 25);
+    return performance.now() - started;
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
   }
-  child.kill("SIGTERM");
-  await child.status;
-  return ms;
 });
 
 // The seed's Python services on the same data.
@@ -684,8 +677,6 @@ if (!flags["no-python"]) {
     results[`pythonPeakRss_${w}`] = stat(py.map((r) => r.rss[w]), "MiB");
   }
 }
-
-await admin.disconnect();
 
 // Ratios the issue asks for.
 const m = (k: string) => results[k]?.median ?? NaN;

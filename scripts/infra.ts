@@ -449,28 +449,17 @@ const postgres: Service = {
     ]);
     await sh(cmd, args);
     await waitFor("postgres", postgres.healthy, 60, `${dir}/out.log`);
+    // Over the server's own socket directory.
+    const viaSocket = ["-h", `${dir}/run`, "-p", env.POSTGRES_PORT, "-U", env.POSTGRES_USER];
     const found = await sh(await pgBin("psql"), [
-      "-h",
-      `${dir}/run`,
-      "-p",
-      env.POSTGRES_PORT,
-      "-U",
-      env.POSTGRES_USER,
+      ...viaSocket,
       "-d",
       "postgres",
       "-tAc",
       `select 1 from pg_database where datname = '${env.POSTGRES_DB}'`,
     ]);
     if (found.trim() !== "1") {
-      await sh(await pgBin("createdb"), [
-        "-h",
-        `${dir}/run`,
-        "-p",
-        env.POSTGRES_PORT,
-        "-U",
-        env.POSTGRES_USER,
-        env.POSTGRES_DB,
-      ]);
+      await sh(await pgBin("createdb"), [...viaSocket, env.POSTGRES_DB]);
     }
   },
   async stop() {

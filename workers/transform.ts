@@ -136,12 +136,11 @@ export const transform = defineWorker({
     }
     // The oldest tick of each symbol in this slice: its ingest time travels with the symbol's
     // bars, so the sink can report ingest → stored latency.
-    const ingestedAt = new Map<string, string>();
+    const ingestedAt = new Map<string, number>();
     for (const { value, record } of fresh) {
+      const at = Number(record.timestamp);
       const seen = ingestedAt.get(value.symbol);
-      if (seen === undefined || Number(record.timestamp) < Number(seen)) {
-        ingestedAt.set(value.symbol, record.timestamp);
-      }
+      if (seen === undefined || at < seen) ingestedAt.set(value.symbol, at);
     }
     await outputs.bars.send(
       result.bars.map((b) => withIngestTime(encodeBar(b), ingestedAt.get(b.symbol))),

@@ -261,11 +261,11 @@ export function encodeBar(b: IndicatorBar): Encoded {
   });
 }
 
-/** Adds the ingest time (ms since the epoch, as Kafka timestamps are) of the oldest tick behind it. */
-export function withIngestTime(e: Encoded, ingestedAt: string | undefined): Encoded {
+/** Adds the ingest time (ms since the epoch, a Kafka timestamp) of the oldest tick behind it. */
+export function withIngestTime(e: Encoded, ingestedAt: number | undefined): Encoded {
   return ingestedAt === undefined
     ? e
-    : { ...e, headers: { ...e.headers, [headerNames.ingestedAt]: ingestedAt } };
+    : { ...e, headers: { ...e.headers, [headerNames.ingestedAt]: String(ingestedAt) } };
 }
 
 const indicatorFields = ["ret", "logRet", "sma", "ema", "rsi", "volatility", "zscore"] as const;

@@ -134,7 +134,7 @@ Deno.test("an output bar survives encode → decode, nulls included", () => {
   assert.equal(decodeBar(withTrades("7"), e.headers).trades, 7);
   // The ingest time rides in a header, so the stored bar is the same with or without it.
   assert.equal(e.headers["ingested-at"], undefined);
-  const stamped = withIngestTime(e, "1764030000123");
+  const stamped = withIngestTime(e, 1764030000123);
   assert.equal(stamped.headers["ingested-at"], "1764030000123");
   assert.equal(stamped.value, e.value);
   assert.deepEqual(decodeBar(enc(stamped.value), stamped.headers), bar);
