@@ -165,7 +165,7 @@ say(
 await measure(deno, ["task", "infra", "up"]);
 
 // Limits: Kafka's own Java producer and consumer, same record count and size.
-say("Kafka Java producer perf test ...");
+say("Kafka Java producer and consumer perf tests ...");
 const perfTopic = fresh("perf");
 await createTopic(perfTopic);
 results.kafkaJavaProduce = await repeat("kafka java produce", "records/s", async () => {
@@ -189,6 +189,25 @@ results.kafkaJavaProduce = await repeat("kafka java produce", "records/s", async
   // The summary line is the last "N records sent, R records/sec" in the output.
   const rates = [...r.out.matchAll(/records sent, ([\d.]+) records\/sec/g)];
   return Number(rates.at(-1)?.[1]);
+});
+
+results.kafkaJavaConsume = await repeat("kafka java consume", "records/s", async () => {
+  const r = await measure("java", [
+    "-cp",
+    `${root}.native/kafka/libs/*`,
+    "org.apache.kafka.tools.ConsumerPerformance",
+    "--bootstrap-server",
+    brokers,
+    "--topic",
+    perfTopic,
+    "--messages",
+    String(TICKS),
+  ]);
+  // A header line "start.time, end.time, …, fetch.nMsg.sec" and one line of values: the fetch
+  // rate leaves the group's joining out.
+  const lines = r.out.split("\n").map((l) => l.split(",").map((f) => f.trim()));
+  const header = lines.findIndex((l) => l.includes("fetch.nMsg.sec"));
+  return Number(lines[header + 1]?.[lines[header].indexOf("fetch.nMsg.sec")]);
 });
 
 // Ours: ingest → transform → sink, each --once, on fresh topics per run.
@@ -271,6 +290,10 @@ for (let i = 0; i < RUNS; i++) {
 results.ingest = stat(runsOfOurs.map((r) => r.ingest), `records/s (producer: ${PRODUCER})`);
 results.transform = stat(runsOfOurs.map((r) => r.transform), "ticks/s (drain, start-up excluded)");
 results.transformBarsOut = stat(runsOfOurs.map((r) => r.barsOut), "bar versions published");
+results.transformBarsRate = stat(
+  runsOfOurs.map((r) => r.barsOut / r.drain.transform),
+  "bar versions/s published (drain)",
+);
 results.sink = stat(runsOfOurs.map((r) => r.sink), "bars stored/s (drain)");
 results.sinkPostgres = stat(
   runsOfOurs.map((r) => r.sinkPgRows),
