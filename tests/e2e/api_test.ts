@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { parseCsv } from "../../lib/market/csv.ts";
 import { drain, groups, ingestCsv, pipelineEnv } from "../support/pipeline.ts";
-import { eventually, requireServer, root } from "../support/servers.ts";
+import { elasticsearch, eventually, requireServer, root } from "../support/servers.ts";
 import { spawnWorker, taskArgs } from "../support/workers.ts";
 import { checkChartPage } from "../support/browser.ts";
 
@@ -27,6 +27,11 @@ Deno.test("the query API serves the stored bars", async (t) => {
     const g = groups("api");
     await drain("transform", p, g.transform);
     await drain("sink", p, g.sink);
+    // Search sees documents after the index's next refresh (every second): make the last bulk
+    // of the drain visible now rather than race it.
+    const es = elasticsearch();
+    await es.indices.refresh({ index: p.index });
+    await es.close();
     api = spawnWorker(taskArgs("api"), [], {
       ...p.env,
       HTTP_PORT: String(port),
