@@ -49,7 +49,14 @@ import {
   type RecordProducer,
   topicOption,
 } from "./kafka.ts";
-import { createLogger, type Logger, type LogLevel, registerSecret } from "./log.ts";
+import {
+  createLogger,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+  logProcessWarnings,
+  registerSecret,
+} from "./log.ts";
 import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { RecordError } from "./record_error.ts";
 import { RetriesExhausted, retry, sleep } from "./retry.ts";
@@ -254,6 +261,12 @@ export function defineWorker(def: Worker): Worker {
 function runtimeOptions(def: Worker): OptionSpecs {
   const common: OptionSpecs = {
     logLevel: oneOf("LOG_LEVEL", "log level", ["debug", "info", "warn", "error"] as const, "info"),
+    logFormat: oneOf(
+      "LOG_FORMAT",
+      "log lines: readable on a terminal and JSON otherwise (auto), or always json / pretty",
+      ["auto", "json", "pretty"] as const,
+      "auto",
+    ),
     httpHost: str("HTTP_HOST", "address for /metrics, /healthz, /readyz", "127.0.0.1"),
     httpPort: int("HTTP_PORT", "port for /metrics, /healthz, /readyz", def.httpPort, {
       min: 0,
@@ -394,7 +407,10 @@ class Runtime {
   #wake: () => void = () => {};
 
   constructor(readonly def: Worker, readonly options: AnyValues, readonly cron?: Cron) {
-    this.log = createLogger(def.name, options.logLevel as LogLevel);
+    this.log = createLogger(def.name, options.logLevel as LogLevel, {}, {
+      format: options.logFormat as LogFormat,
+    });
+    logProcessWarnings(this.log);
     this.metrics = createMetrics(def.name);
   }
 

@@ -70,7 +70,7 @@ Deno.test("--help lists every option with its env name and default, never a secr
 Deno.test("log lines are JSON with worker, level and context, and registered secrets are masked", () => {
   const lines: string[] = [];
   registerSecret("p4ssw0rd-value");
-  const log = createLogger("sink", "info", {}, (l) => lines.push(l));
+  const log = createLogger("sink", "info", {}, { write: (l) => lines.push(l), format: "json" });
   log.debug("hidden");
   log.warn("connect failed: password p4ssw0rd-value rejected", {
     topic: "t",
