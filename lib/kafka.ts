@@ -14,9 +14,10 @@
  */
 import { Buffer } from "node:buffer";
 import kafkajs from "kafkajs";
-import type { Consumer, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from "kafkajs";
+import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer, SASLOptions } from "kafkajs";
 import { bool, name, oneOf, secret, str } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { NonRetriableError } from "./non_retriable_error.ts";
 
 const { Kafka: KafkaClient, logLevel, CompressionTypes } = kafkajs;
 
@@ -80,6 +81,49 @@ export interface OutgoingRecord {
 /** The bootstrap brokers of KAFKA_BROKERS, for either client library. */
 export function brokerList(conn: KafkaConnection): string[] {
   return conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean);
+}
+
+// Kafka error codes (and client error names) that no retry can fix: credentials, authorisation,
+// settings. Everything else — unknown topic or partition, no leader yet, not the leader,
+// coordinator loading or moving, a rebalance, a timeout, a dropped connection — is retriable.
+const finalKafkaCodes = new Set([
+  "SASL_AUTHENTICATION_FAILED",
+  "UNSUPPORTED_SASL_MECHANISM",
+  "ILLEGAL_SASL_STATE",
+  "TOPIC_AUTHORIZATION_FAILED",
+  "GROUP_AUTHORIZATION_FAILED",
+  "CLUSTER_AUTHORIZATION_FAILED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+  "DELEGATION_TOKEN_AUTHORIZATION_FAILED",
+  "INVALID_CONFIG",
+  "INVALID_REPLICATION_FACTOR",
+  "INVALID_PARTITIONS",
+  "INVALID_TOPIC_EXCEPTION",
+  "POLICY_VIOLATION",
+]);
+const finalKafkaText =
+  /authenticat|authoriz|not authorized|SASL|self[- ]signed|unable to verify|certificate|handshake/i;
+
+/** Whether a Kafka client error can never succeed on retry (see {@link finalKafkaCodes}). */
+export function kafkaErrorIsFinal(error: unknown): boolean {
+  for (let e = error as Record<string, unknown> | undefined, depth = 0; e && depth < 10; depth++) {
+    const code = String(e.type ?? e.code ?? "");
+    if (finalKafkaCodes.has(code)) return true;
+    if (/Authentication|Authorization/.test(String(e.name ?? ""))) return true;
+    if (finalKafkaText.test(String(e.message ?? ""))) return true;
+    e = (e.cause ?? e.originalError) as Record<string, unknown> | undefined;
+  }
+  return false;
+}
+
+/** Runs `work`; a Kafka error no retry can fix comes out as a {@link NonRetriableError}. */
+export async function finalOrRetriable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!kafkaErrorIsFinal(error)) throw error;
+    throw new NonRetriableError(`Kafka: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Creates the client; kafkajs' own log lines go through our logger. */
@@ -166,7 +210,11 @@ export async function openProducer(
 ): Promise<RecordProducer> {
   if (conn.kafkaProducer === "platformatic") {
     const { openPlatformaticProducer } = await import("./kafka_platformatic.ts");
-    return openPlatformaticProducer(conn);
+    const producer = await finalOrRetriable(openPlatformaticProducer(conn));
+    return {
+      send: (topic, records) => finalOrRetriable(producer.send(topic, records)),
+      close: () => producer.close(),
+    };
   }
   const producer: Producer = kafka.producer({
     idempotent: true,
@@ -174,11 +222,11 @@ export async function openProducer(
     allowAutoTopicCreation: true,
     createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
   });
-  await producer.connect();
+  await finalOrRetriable(producer.connect());
   return {
     async send(topic, records) {
       for (const chunk of produceRequests(records)) {
-        await producer.send({
+        await finalOrRetriable(producer.send({
           topic,
           acks: -1,
           compression: CompressionTypes.None,
@@ -187,45 +235,82 @@ export async function openProducer(
             value: asKafkaValue(r.value),
             headers: r.headers,
           })),
-        });
+        }));
       }
     },
     close: () => producer.disconnect(),
   };
 }
 
-/** Creates `topics` if missing (idempotent); partitions apply to new topics only. */
+/** A topic the project creates: partitions, and compaction for state topics. */
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  compacted?: boolean;
+}
+
+/**
+ * Creates `topics` if missing (idempotent; partitions apply to new topics only), then waits until
+ * every partition of each has a leader: a topic created a moment ago answers "This server does not
+ * host this topic-partition" until its leaders are elected.
+ */
 export async function ensureTopics(
   kafka: Kafka,
-  topics: { topic: string; partitions: number; compacted?: boolean }[],
+  topics: TopicSpec[],
+  leaderTimeoutMs = 60_000,
 ): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
+  await finalOrRetriable(admin.connect());
   try {
-    const existing = new Set(await admin.listTopics());
+    const existing = new Set(await finalOrRetriable(admin.listTopics()));
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.partitions,
-        replicationFactor: -1,
-        // State values can outgrow the 1 MB default: allow 16 MB on compacted (state) topics.
-        configEntries: t.compacted
-          ? [{ name: "cleanup.policy", value: "compact" }, {
-            name: "max.message.bytes",
-            value: String(16 << 20),
-          }]
-          : [],
-      })),
-    });
-  } catch (error) {
-    // Two workers creating the same topic at once is fine.
-    if (!String((error as Error).message).includes("already exists")) throw error;
+    if (missing.length > 0) {
+      await finalOrRetriable(admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor: -1,
+          // State values can outgrow the 1 MB default: allow 16 MB on compacted (state) topics.
+          configEntries: t.compacted
+            ? [{ name: "cleanup.policy", value: "compact" }, {
+              name: "max.message.bytes",
+              value: String(16 << 20),
+            }]
+            : [],
+        })),
+      })).catch((error) => {
+        // Two workers creating the same topic at once is fine.
+        if (!String((error as Error).message).includes("already exists")) throw error;
+      });
+    }
+    await waitForLeaders(admin, topics.map((t) => t.topic), leaderTimeoutMs);
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Polls metadata until every partition of `topics` has a leader; throws after `timeoutMs`. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let missing = "";
+  while (Date.now() < deadline) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = meta.flatMap((t) =>
+        t.partitions.length === 0
+          ? [`${t.name} (no partitions yet)`]
+          : t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}[${p.partitionId}]`)
+      );
+      if (leaderless.length === 0) return;
+      missing = leaderless.join(", ");
+    } catch (error) {
+      if (kafkaErrorIsFinal(error)) throw error;
+      missing = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no leader within ${timeoutMs / 1000}s for ${missing}`);
 }
 
 /** Per partition: the high-water mark now and the group's committed offset (-1 if none). */
@@ -343,53 +428,62 @@ export async function consumeBatches(
   consumer.on(consumer.events.CRASH, (event) => {
     if (!stopping && !event.payload.restart) crash(event.payload.error);
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic: options.topic, fromBeginning: true });
   // kafkajs' commitOffsets silently does nothing once stop() has begun, so stop() must wait for
   // the slice in flight to be handled and committed before it tells kafkajs to stop.
   const inFlight = new Set<Promise<void>>();
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: options.concurrency,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const { topic, partition } = batch;
-      const messages = batch.messages;
-      for (let i = 0; i < messages.length; i += options.batchSize) {
-        if (!isRunning() || isStale() || stopping) return;
-        const slice = messages.slice(i, i + options.batchSize);
-        // A batch may retry for longer than the session timeout (a store down for a while):
-        // keep the membership alive meanwhile, or the group would hand the partition away.
-        const beat = setInterval(
-          () => heartbeat().catch(() => {}),
-          Math.max(500, Math.floor(options.sessionTimeoutMs / 4)),
-        );
-        const work = (async () => {
-          await onBatch({
-            topic,
-            partition,
-            records: slice.map((m) => toRecord(topic, partition, m)),
-            highWatermark: BigInt(batch.highWatermark),
-            heartbeat,
-          });
-          const last = slice[slice.length - 1].offset;
-          const next = BigInt(last) + 1n;
-          await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-          resolveOffset(last);
-          onCommitted(partition, next);
-        })();
-        const settled = work.catch(() => {});
-        inFlight.add(settled);
-        try {
-          await work;
-        } finally {
-          clearInterval(beat);
-          inFlight.delete(settled);
+  const started = finalOrRetriable((async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.concurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const { topic, partition } = batch;
+        const messages = batch.messages;
+        for (let i = 0; i < messages.length; i += options.batchSize) {
+          if (!isRunning() || isStale() || stopping) return;
+          const slice = messages.slice(i, i + options.batchSize);
+          // A batch may retry for longer than the session timeout (a store down for a while):
+          // keep the membership alive meanwhile, or the group would hand the partition away.
+          const beat = setInterval(
+            () => heartbeat().catch(() => {}),
+            Math.max(500, Math.floor(options.sessionTimeoutMs / 4)),
+          );
+          const work = (async () => {
+            await onBatch({
+              topic,
+              partition,
+              records: slice.map((m) => toRecord(topic, partition, m)),
+              highWatermark: BigInt(batch.highWatermark),
+              heartbeat,
+            });
+            const last = slice[slice.length - 1].offset;
+            const next = BigInt(last) + 1n;
+            await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+            resolveOffset(last);
+            onCommitted(partition, next);
+          })();
+          const settled = work.catch(() => {});
+          inFlight.add(settled);
+          try {
+            await work;
+          } finally {
+            clearInterval(beat);
+            inFlight.delete(settled);
+          }
+          await heartbeat();
         }
-        await heartbeat();
-      }
-    },
-  });
+      },
+    });
+  })());
+  try {
+    await started;
+  } catch (error) {
+    stopping = true;
+    await consumer.disconnect().catch(() => {});
+    throw error;
+  }
   return {
     crashed,
     async stop() {

@@ -1,5 +1,6 @@
 /**
- * Retries with full-jitter exponential backoff, bounded in attempts.
+ * Retries with full-jitter exponential backoff, bounded in attempts. A
+ * {@link NonRetriableError} (or an error caused by one) is never retried.
  *
  * @example
  * ```ts
@@ -7,6 +8,7 @@
  * ```
  * @module
  */
+import { isNonRetriable } from "./non_retriable_error.ts";
 
 export interface RetryPolicy {
   /** Total tries, the first included. */
@@ -16,7 +18,7 @@ export interface RetryPolicy {
   /** Return false to fail at once (for errors that no retry can fix). */
   retryable?: (error: unknown) => boolean;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
-  /** Aborting stops waiting and rethrows the last error. */
+  /** Aborting stops waiting and ends the retries with the last error; no attempt follows. */
   signal?: AbortSignal;
 }
 
@@ -59,13 +61,14 @@ export async function retry<T>(
     try {
       return await fn(attempt);
     } catch (error) {
-      if (policy.retryable && !policy.retryable(error)) throw error;
+      if (isNonRetriable(error) || (policy.retryable && !policy.retryable(error))) throw error;
       if (attempt >= policy.attempts || policy.signal?.aborted) {
         throw new RetriesExhausted(what, attempt, error);
       }
       const delay = backoffDelay(attempt, policy.baseMs, policy.maxMs);
       policy.onRetry?.(error, attempt, delay);
       await sleep(delay, policy.signal);
+      if (policy.signal?.aborted) throw new RetriesExhausted(what, attempt, error);
     }
   }
 }

@@ -37,6 +37,7 @@ import { serveWorkerHttp } from "./http.ts";
 import {
   type BatchConsumer,
   consumeBatches,
+  type ConsumeOptions,
   createKafka,
   ensureTopics,
   type KafkaConnection,
@@ -59,7 +60,8 @@ import {
 } from "./log.ts";
 import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { RecordError } from "./record_error.ts";
-import { RetriesExhausted, retry, sleep } from "./retry.ts";
+import { isNonRetriable } from "./non_retriable_error.ts";
+import { backoffDelay, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { type Cron, nextRun, parseCron } from "./schedule.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -308,6 +310,7 @@ function runtimeOptions(def: Worker): OptionSpecs {
       { min: 0, max: 60_000 },
     ),
     dlqTopic: topicOption("DLQ_TOPIC", "dead-letter topic", "market.dlq"),
+    topicPartitions,
     concurrency: int(
       "PARTITION_CONCURRENCY",
       "partitions handled at the same time (order holds within each)",
@@ -513,17 +516,7 @@ class Runtime {
       kafka: () => this.kafka(),
       signal: this.stopController.signal,
     };
-    const policy = {
-      attempts: options.maxRetryAttempts,
-      baseMs: options.retryBaseMs,
-      signal: this.stopController.signal,
-      onRetry: (error: unknown, attempt: number, delayMs: number) =>
-        log.warn("connect failed, retrying", {
-          error,
-          attempt,
-          delayMs: Math.round(delayMs),
-        }),
-    };
+    const policy = this.retryPolicy("connect");
     for (const [key, spec] of Object.entries(def.outputs as Record<string, OutputSpec<never>>)) {
       this.#outputs[key] = await retry(() => spec.open(ctx), policy, `opening output ${key}`);
     }
@@ -603,6 +596,21 @@ class Runtime {
     }
   }
 
+  /** The retry policy of connections and Kafka reads: bounded, aborted by a stop. */
+  retryPolicy(what: string): RetryPolicy {
+    return {
+      attempts: this.options.maxRetryAttempts,
+      baseMs: this.options.retryBaseMs,
+      signal: this.stopController.signal,
+      onRetry: (error, attempt, delayMs) =>
+        this.log.warn(`${what} failed, retrying`, {
+          error,
+          attempt,
+          delayMs: Math.round(delayMs),
+        }),
+    };
+  }
+
   /** Consumes the trigger topic; with `untilEnd`, stops at the high-water marks seen at start. */
   async drain(untilEnd: boolean) {
     const def = this.def as KafkaWorker<OptionSpecs, unknown, unknown>;
@@ -610,11 +618,18 @@ class Runtime {
     const topic = options[`topic:${def.trigger.topic.env}`] as string;
     const group = options.consumerGroup as string;
     const kafka = this.kafka();
+    // The input exists with leaders before the group subscribes: a consumer that meets a
+    // leaderless partition at start is what made a fresh `up` fail.
+    await retry(
+      () => ensureTopics(kafka, [{ topic, partitions: options.topicPartitions }]),
+      this.retryPolicy("preparing the input topic"),
+      `preparing topic ${topic}`,
+    );
     let remaining: Map<number, bigint> | undefined;
     if (untilEnd) {
       const positions = await retry(
         () => partitionPositions(kafka, topic, group),
-        { attempts: options.maxRetryAttempts, baseMs: options.retryBaseMs },
+        this.retryPolicy("reading high-water marks"),
         "reading high-water marks",
       );
       remaining = new Map();
@@ -629,36 +644,86 @@ class Runtime {
     }
     const done = () => this.stopController.signal.aborted || !!this.#fatal || remaining?.size === 0;
     const finished = new Promise<void>((resolve) => (this.#wake = resolve));
-    this.#consumer = await consumeBatches(
-      kafka,
-      {
-        topic,
-        group,
-        batchSize: options.batchSize,
-        batchWindowMs: options.batchWindowMs,
-        sessionTimeoutMs: options.sessionTimeoutMs,
-        concurrency: options.concurrency,
-      },
-      (batch) => this.handleBatch(def, batch),
-      (partition, next) => {
-        const target = remaining?.get(partition);
-        if (target !== undefined && next >= target) remaining!.delete(partition);
-        if (done()) this.#wake();
-      },
-    );
-    this.#consumer.crashed.then((error) => {
-      this.#fatal ??= new Error(`Kafka consumer crashed: ${error.message}`);
-      this.#wake();
-    });
     // Other replicas of the group may finish partitions for us; poll the group's commits too.
     const poll = untilEnd
       ? setInterval(() => this.refreshRemaining(topic, group, remaining!), 1000)
       : 0;
-    if (!done()) await finished;
-    clearInterval(poll);
-    const consumer = this.#consumer;
+    // Failures in a row; any committed slice resets the count.
+    let failures = 0;
+    try {
+      while (!done()) {
+        const failure = await this.consumeUntilFailure(
+          def,
+          {
+            topic,
+            group,
+            batchSize: options.batchSize,
+            batchWindowMs: options.batchWindowMs,
+            sessionTimeoutMs: options.sessionTimeoutMs,
+            concurrency: options.concurrency,
+          },
+          finished,
+          (partition, next) => {
+            failures = 0;
+            const target = remaining?.get(partition);
+            if (target !== undefined && next >= target) remaining!.delete(partition);
+            if (done()) this.#wake();
+          },
+        );
+        if (failure === undefined || done()) break;
+        // A broker restarting, a partition without a leader yet, a coordinator moving: the
+        // consumer is started again after a backoff; only what no retry can fix ends the worker.
+        failures++;
+        if (isNonRetriable(failure) || failures >= options.maxRetryAttempts) {
+          this.#fatal = isNonRetriable(failure)
+            ? failure
+            : new RetriesExhausted("consuming " + topic, failures, failure);
+          break;
+        }
+        const delayMs = backoffDelay(failures, options.retryBaseMs);
+        this.ready = false;
+        this.metrics.errors.inc({ kind: "retriable" });
+        log.warn("Kafka consumer failed, starting it again", {
+          topic,
+          error: failure,
+          attempt: failures,
+          delayMs: Math.round(delayMs),
+        });
+        await sleep(delayMs, this.stopController.signal);
+      }
+    } finally {
+      clearInterval(poll);
+    }
+  }
+
+  /**
+   * Runs one consumer until `finished` (done or stopping) or until it fails; resolves with the
+   * failure, if any, after the consumer has stopped.
+   */
+  async consumeUntilFailure(
+    def: KafkaWorker<OptionSpecs, unknown, unknown>,
+    settings: ConsumeOptions,
+    finished: Promise<void>,
+    onCommitted: (partition: number, next: bigint) => void,
+  ): Promise<Error | undefined> {
+    let consumer: BatchConsumer;
+    try {
+      consumer = await consumeBatches(
+        this.kafka(),
+        settings,
+        (batch) => this.handleBatch(def, batch),
+        onCommitted,
+      );
+    } catch (error) {
+      return error as Error;
+    }
+    this.#consumer = consumer;
+    const failure = await Promise.race([finished.then(() => undefined), consumer.crashed]);
     this.#consumer = undefined;
-    await this.withShutdownTimeout(consumer.stop());
+    if (failure === undefined) await this.withShutdownTimeout(consumer.stop());
+    else await consumer.stop().catch(() => {});
+    if (!this.#fatal) this.ready = true;
+    return failure;
   }
 
   async refreshRemaining(topic: string, group: string, remaining: Map<number, bigint>) {

@@ -19,8 +19,12 @@ import {
   readToEnd,
   topicOption,
 } from "../lib/kafka.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, logProcessWarnings } from "../lib/log.ts";
 import { deadLetterHeaders as h } from "../lib/worker.ts";
+
+/** Only errors: these scripts print their own progress. */
+const log = createLogger("dlq", "error");
+logProcessWarnings(log);
 
 const specs = {
   ...kafkaOptions,
@@ -37,7 +41,7 @@ const matches = (pattern: string, reason: string) =>
   (pattern.endsWith("*") ? reason.startsWith(pattern.slice(0, -1)) : reason === pattern);
 
 async function readDeadLetters(o: typeof values): Promise<KafkaRecord[]> {
-  const kafka = createKafka(o as KafkaConnection, createLogger("dlq", "error"), "dlq");
+  const kafka = createKafka(o as KafkaConnection, log, "dlq");
   const letters = await readToEnd(kafka, o.dlqTopic);
   return letters.filter((d) => matches(o.reason, d.headers[h.reason] ?? ""));
 }
@@ -86,7 +90,7 @@ if (command === "list") {
     }`,
   );
 } else {
-  const kafka = createKafka(values as KafkaConnection, createLogger("dlq", "error"), "dlq");
+  const kafka = createKafka(values as KafkaConnection, log, "dlq");
   const producer = values.dryRun ? null : await openProducer(kafka, values as KafkaConnection);
   const byTopic = new Map<string, KafkaRecord[]>();
   for (const d of letters) {

@@ -9,7 +9,14 @@
  *
  * @module
  */
+import { resolveOptions } from "../lib/config.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
+import { createKafka, ensureTopics, kafkaOptions } from "../lib/kafka.ts";
+import { createLogger, logProcessWarnings } from "../lib/log.ts";
+
+/** Only errors: these scripts print their own progress. */
+const log = createLogger("infra", "error");
+logProcessWarnings(log);
 
 const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const env = loadComposeEnv(new URL("../", import.meta.url));
@@ -26,6 +33,8 @@ interface Service {
   start(): Promise<void>;
   stop(): Promise<void>;
   healthy(): Promise<boolean>;
+  /** Runs after the service is healthy, whether this `up` started it or it was running. */
+  prepare?(): Promise<void>;
 }
 
 async function sh(cmd: string, args: string[], opts: { cwd?: string; quiet?: boolean } = {}) {
@@ -220,7 +229,27 @@ const kafka: Service = {
     await addScramUser(cp);
   },
   stop: () => killPidFile(`${native}/kafka`),
+  prepare: ensureProjectTopics,
 };
+
+/**
+ * The project's topics, as compose's `kafka-init` creates them: partitions from `.env`, and
+ * every partition with a leader before any worker subscribes.
+ */
+async function ensureProjectTopics() {
+  const connection = resolveOptions(kafkaOptions, { env: {}, flags: {} });
+  const client = createKafka(
+    { ...connection, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` },
+    log,
+  );
+  const partitions = Number(env.TOPIC_PARTITIONS);
+  await ensureTopics(client, [
+    { topic: env.TICKS_TOPIC, partitions },
+    { topic: env.BARS_TOPIC, partitions },
+    { topic: env.DLQ_TOPIC, partitions },
+    { topic: "market.transform.state", partitions: 1, compacted: true },
+  ]);
+}
 
 /** The native Kafka's SCRAM user and password (generated once, kept in `.native/secrets/`). */
 export const kafkaScram = { user: "market", passwordFile: `${native}/secrets/kafka_password` };
@@ -499,13 +528,14 @@ async function up(selected: Service[]) {
   const results = await Promise.allSettled(selected.map(async (s) => {
     if (await s.healthy()) {
       console.log(`${s.name.padEnd(14)} already running   ${s.url}`);
-      return;
+    } else {
+      const started = Date.now();
+      await s.start();
+      console.log(
+        `${s.name.padEnd(14)} started in ${((Date.now() - started) / 1000).toFixed(1)}s ${s.url}`,
+      );
     }
-    const started = Date.now();
-    await s.start();
-    console.log(
-      `${s.name.padEnd(14)} started in ${((Date.now() - started) / 1000).toFixed(1)}s ${s.url}`,
-    );
+    await s.prepare?.();
   }));
   const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
   for (const f of failed) console.error(String(f.reason?.message ?? f.reason));

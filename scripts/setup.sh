@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# One-time set-up of a fresh machine (Debian/Ubuntu, as root or with sudo):
+# What ./denow runs before every command (Debian/Ubuntu, as root or with sudo); it installs only
+# what is missing, and with --quiet prints nothing when nothing was missing:
 #   - Deno, pinned, from the npm package `deno` into .tools/ (no curl | sh installer needed);
 #   - the npm dependencies pinned in deno.json / deno.lock;
 #   - Java 17 and Maven (native Kafka and Elasticsearch jars come from Maven Central);
 #   - PostgreSQL 15, Prometheus (with promtool) and docker-compose (to validate the compose file)
 #     from Debian's packages, and Chromium for the chart page's browser test.
-# Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quiet=false
+[ "${1:-}" = "--quiet" ] && quiet=true
 
-env_value() { grep "^$1=" compose/.env | cut -d= -f2; }
+env_value() { grep "^$1=" compose/.env | cut -d= -f2- | sed "s/[[:space:]]*#.*//; s/[[:space:]]*$//"; }
 DENO_VERSION=$(env_value DENO_VERSION)
 PG_VERSION=$(env_value POSTGRES_VERSION)
 
@@ -39,6 +41,9 @@ if [ "$(.tools/node_modules/.bin/deno --version 2>/dev/null | head -1 | cut -d' 
   echo "installing deno ${DENO_VERSION} from npm into .tools/"
   npm install --prefix .tools --no-fund --no-audit --loglevel=error "deno@${DENO_VERSION}" >/dev/null
 fi
-.tools/node_modules/.bin/deno install --frozen >/dev/null
-echo "ready: $(.tools/node_modules/.bin/deno --version | head -1); add .tools/node_modules/.bin to PATH:"
-echo "  export PATH=\"$PWD/.tools/node_modules/.bin:\$PATH\""
+# The npm dependencies, when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ deno.lock -nt node_modules ] || [ deno.json -nt node_modules ]; then
+  .tools/node_modules/.bin/deno install --frozen --quiet
+  touch node_modules
+fi
+$quiet || echo "ready: $(.tools/node_modules/.bin/deno --version | head -1)"

@@ -9,7 +9,11 @@
 import { resolveOptions } from "../lib/config.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
 import { createKafka, kafkaOptions } from "../lib/kafka.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, logProcessWarnings } from "../lib/log.ts";
+
+/** Only errors: these scripts print their own progress. */
+const log = createLogger("up", "error");
+logProcessWarnings(log);
 
 const root = new URL("../", import.meta.url).pathname;
 const env = loadComposeEnv(new URL("../", import.meta.url));
@@ -61,7 +65,7 @@ function workerEnv(port: string): Record<string, string> {
 async function ticksInTopic(): Promise<number> {
   const kafka = createKafka(
     { ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` },
-    createLogger("up", "error"),
+    log,
   );
   const admin = kafka.admin();
   await admin.connect();
