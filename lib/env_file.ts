@@ -1,6 +1,7 @@
 /**
- * Reads a dotenv file (`KEY=value` lines, `#` comments, optional quotes), the format of
- * `compose/.env` that Docker Compose and the native mode share.
+ * Reads a dotenv file the way Docker Compose does (`KEY=value` and `export KEY=value` lines, `#`
+ * comments on their own line or after an unquoted value, single and double quotes), the format of
+ * `compose/.env` that Compose and the native mode share.
  *
  * @example
  * ```ts
@@ -10,16 +11,44 @@
  * @module
  */
 
+/**
+ * One value as Compose reads it: `'single'` is literal, `"double"` takes `\n`, `\"` and `\\`
+ * escapes, and an unquoted value ends where ` #` starts a comment.
+ */
+function envValue(raw: string): string | undefined {
+  const text = raw.trim();
+  const quote = text[0];
+  if (quote === "'" || quote === '"') {
+    let out = "";
+    for (let i = 1; i < text.length; i++) {
+      const c = text[i];
+      if (c === quote) {
+        const rest = text.slice(i + 1).trim();
+        return rest === "" || rest.startsWith("#") ? out : undefined;
+      }
+      if (quote === '"' && c === "\\" && i + 1 < text.length) {
+        const next = text[++i];
+        out += next === "n" ? "\n" : next === "t" ? "\t" : next;
+      } else {
+        out += c;
+      }
+    }
+    return undefined; // no closing quote
+  }
+  return text.replace(/(^|\s+)#.*$/, "").trim();
+}
+
 /** Parses dotenv text; throws on a line that is neither blank, a comment nor `KEY=value`. */
 export function parseEnvFile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   text.split("\n").forEach((line, index) => {
     const trimmed = line.trim();
     if (trimmed === "" || trimmed.startsWith("#")) return;
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(trimmed);
-    if (!match) throw new Error(`line ${index + 1}: expected KEY=value`);
-    let value = match[2].trim();
-    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(trimmed);
+    const value = match ? envValue(match[2]) : undefined;
+    if (!match || value === undefined) {
+      throw new Error(`line ${index + 1}: expected KEY=value (quotes closed)`);
+    }
     out[match[1]] = value;
   });
   return out;

@@ -159,20 +159,42 @@ export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = "
   return new KafkaClient(config);
 }
 
+/** Bytes `text` takes in UTF-8, counted without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair: one code point of four bytes
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const byteSize = (v: string | Uint8Array | null | undefined) =>
+  v == null ? 0 : typeof v === "string" ? utf8Length(v) : v.byteLength;
+
 /**
- * Splits records into produce requests of about 512 KiB: the broker refuses a record batch over
- * message.max.bytes (1 MB), and the margin covers framing and multi-byte characters.
+ * Splits records into produce requests of at most about 512 KiB of UTF-8 (keys, values and
+ * headers counted in bytes): the broker refuses a record batch over message.max.bytes (1 MB),
+ * and the margin covers framing.
  */
-export function produceRequests<R extends { value: string | Uint8Array | null }>(
-  records: R[],
-): R[][] {
+export function produceRequests<
+  R extends {
+    key?: string | null;
+    value: string | Uint8Array | null;
+    headers?: Record<string, string>;
+  },
+>(records: R[]): R[][] {
   const requests: R[][] = [];
   let current: R[] = [];
   let bytes = 0;
   for (const r of records) {
-    const size =
-      (r.value === null ? 0 : typeof r.value === "string" ? r.value.length : r.value.byteLength) +
-      64;
+    let size = byteSize(r.value) + byteSize(r.key) + 64;
+    for (const k in r.headers) size += utf8Length(k) + utf8Length(r.headers[k]) + 8;
     if (current.length > 0 && bytes + size > 512 * 1024) {
       requests.push(current);
       current = [];

@@ -110,7 +110,9 @@ const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Inserts or updates `rows` in one statement. The first `keyCount` columns are the conflict key;
- * the rest are overwritten. Rows with the same key in one call must already be deduplicated.
+ * the rest are overwritten (with `updated_at`); when every column is part of the key there is
+ * nothing to overwrite and a row already there stays. Rows with the same key in one call must
+ * already be deduplicated.
  */
 export async function upsert(
   pool: pg.Pool,
@@ -126,10 +128,12 @@ export async function upsert(
   const names = columns.map(([c]) => `"${c}"`);
   const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`);
   const updates = columns.slice(keyCount).map(([c]) => `"${c}" = excluded."${c}"`);
+  const onConflict = updates.length === 0
+    ? "do nothing"
+    : `do update set ${updates.join(", ")}, updated_at = now()`;
   const sql = `insert into ${table} (${names.join(", ")})
     select * from unnest(${arrays.join(", ")})
-    on conflict (${names.slice(0, keyCount).join(", ")})
-    do update set ${updates.join(", ")}, updated_at = now()`;
+    on conflict (${names.slice(0, keyCount).join(", ")}) ${onConflict}`;
   const params = columns.map((_, i) => rows.map((r) => r[i]));
   await pool.query(sql, params);
 }

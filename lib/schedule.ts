@@ -1,101 +1,89 @@
 /**
- * Cron schedules: five fields (minute hour day-of-month month day-of-week), evaluated in UTC.
- * Supports `*`, lists `a,b`, ranges `a-b` and steps `*\/n`, `a-b/n`; day-of-week 0 or 7 is
- * Sunday. As in Vixie cron, when both day fields are restricted a day matching either runs.
+ * Cron schedules, parsed and evaluated by croner (maintained, no dependencies): five fields,
+ * names (`MON`, `JAN`), `@daily`/`@hourly`/…, `L`, `W` and `#`, Vixie's rule that a day matching
+ * either restricted day field runs, and a time zone (daylight-saving changes included). Waits
+ * longer than a timer can hold (24.8 days) are slept in pieces.
  *
  * @example
  * ```ts
- * const every5 = parseCron("*\/5 * * * *");
- * nextRun(every5, new Date("2024-01-01T00:02:00Z")); // 2024-01-01T00:05:00Z
+ * const close = parseSchedule("30 16 * * MON-FRI", "America/New_York");
+ * close.next(new Date("2024-03-08T00:00:00Z")); // 2024-03-08T21:30:00Z (EST)
+ * close.next(new Date("2024-03-11T00:00:00Z")); // 2024-03-11T20:30:00Z (EDT)
  * ```
  * @module
  */
+import { Cron } from "croner";
+import { sleep } from "./retry.ts";
 
-export interface Cron {
+/** A parsed schedule: when it next fires after a moment, or null when it never will again. */
+export interface Schedule {
   source: string;
-  minutes: Set<number>;
-  hours: Set<number>;
-  days: Set<number>;
-  months: Set<number>;
-  weekdays: Set<number>;
-  dayRestricted: boolean;
-  weekdayRestricted: boolean;
+  timezone: string;
+  next(after: Date): Date | null;
 }
 
-const fields = [
-  { name: "minute", min: 0, max: 59 },
-  { name: "hour", min: 0, max: 23 },
-  { name: "day-of-month", min: 1, max: 31 },
-  { name: "month", min: 1, max: 12 },
-  { name: "day-of-week", min: 0, max: 7 },
-] as const;
-
-function parseField(text: string, field: (typeof fields)[number]): Set<number> {
-  const out = new Set<number>();
-  for (const part of text.split(",")) {
-    const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-    if (!match) throw new Error(`bad ${field.name} field "${text}"`);
-    const step = match[4] ? Number(match[4]) : 1;
-    let lo: number = field.min, hi: number = field.max;
-    if (match[2] !== undefined) {
-      lo = Number(match[2]);
-      hi = match[3] !== undefined ? Number(match[3]) : (match[4] ? field.max : lo);
-    }
-    if (lo < field.min || hi > field.max || lo > hi || step < 1) {
-      throw new Error(`${field.name} field "${text}" is out of range ${field.min}-${field.max}`);
-    }
-    for (let v: number = lo; v <= hi; v += step) {
-      out.add(field.name === "day-of-week" && v === 7 ? 0 : v);
-    }
+/** Parses a cron expression in `timezone` (IANA name); throws an Error saying what is wrong. */
+export function parseSchedule(source: string, timezone = "UTC"): Schedule {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: timezone });
+  } catch {
+    throw new Error(`unknown time zone "${timezone}" (an IANA name such as America/New_York)`);
   }
-  return out;
-}
-
-/** Parses a five-field cron expression; throws an Error saying which field is wrong. */
-export function parseCron(source: string): Cron {
-  const parts = source.trim().split(/\s+/);
-  if (parts.length !== 5) throw new Error(`expected 5 fields, got ${parts.length}`);
-  const [minutes, hours, days, months, weekdays] = parts.map((p, i) => parseField(p, fields[i]));
+  let cron: Cron;
+  try {
+    cron = new Cron(source.trim(), { timezone, paused: true, mode: "5-part" });
+  } catch (error) {
+    throw new Error((error as Error).message.replace(/^CronPattern: /, ""));
+  }
+  if (cron.nextRun(new Date()) === null) throw new Error(`"${source}" never fires`);
   return {
     source,
-    minutes,
-    hours,
-    days,
-    months,
-    weekdays,
-    dayRestricted: parts[2] !== "*",
-    weekdayRestricted: parts[4] !== "*",
+    timezone,
+    next: (after) => cron.nextRun(after),
   };
 }
 
-function dayMatches(cron: Cron, date: Date): boolean {
-  const dom = cron.days.has(date.getUTCDate());
-  const dow = cron.weekdays.has(date.getUTCDay());
-  if (cron.dayRestricted && cron.weekdayRestricted) return dom || dow;
-  return dom && dow;
+/** Time as the scheduler sees it; tests inject one that moves without waiting. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms` (never more than {@link longestTimerMs}), or early on abort. */
+  timer(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The first minute strictly after `after` that the schedule fires. */
-export function nextRun(cron: Cron, after: Date): Date {
-  const t = new Date(after.getTime());
-  t.setUTCSeconds(0, 0);
-  t.setUTCMinutes(t.getUTCMinutes() + 1);
-  // Five years of minutes bounds the search; an impossible date such as Feb 30 ends it.
-  const limit = after.getTime() + 5 * 366 * 86_400_000;
-  while (t.getTime() <= limit) {
-    if (!cron.months.has(t.getUTCMonth() + 1)) {
-      t.setUTCMonth(t.getUTCMonth() + 1, 1);
-      t.setUTCHours(0, 0);
-    } else if (!dayMatches(cron, t)) {
-      t.setUTCDate(t.getUTCDate() + 1);
-      t.setUTCHours(0, 0);
-    } else if (!cron.hours.has(t.getUTCHours())) {
-      t.setUTCHours(t.getUTCHours() + 1, 0);
-    } else if (!cron.minutes.has(t.getUTCMinutes())) {
-      t.setUTCMinutes(t.getUTCMinutes() + 1);
-    } else {
-      return t;
-    }
+export const systemClock: Clock = { now: () => Date.now(), timer: sleep };
+
+/** setTimeout holds a signed 32-bit delay: anything longer fires at once. */
+export const longestTimerMs = 2 ** 31 - 1;
+
+/** Resolves when the clock reaches `at` (or on abort), in pieces a timer can hold. */
+export async function sleepUntil(
+  at: number,
+  signal?: AbortSignal,
+  clock: Clock = systemClock,
+): Promise<void> {
+  while (!signal?.aborted) {
+    const left = at - clock.now();
+    if (left <= 0) return;
+    await clock.timer(Math.min(left, longestTimerMs), signal);
   }
-  throw new Error(`schedule "${cron.source}" never fires`);
+}
+
+/**
+ * Runs `runOnce` at each time the schedule fires until `signal` aborts or `runOnce` returns
+ * false; a time that passes while a run is going is skipped (no catch-up burst).
+ */
+export async function runOnSchedule(
+  schedule: Schedule,
+  runOnce: (at: Date) => Promise<boolean>,
+  opts: { signal: AbortSignal; clock?: Clock; onWait?: (at: Date) => void },
+): Promise<void> {
+  const clock = opts.clock ?? systemClock;
+  while (!opts.signal.aborted) {
+    const at = schedule.next(new Date(clock.now()));
+    if (at === null) return;
+    opts.onWait?.(at);
+    await sleepUntil(at.getTime(), opts.signal, clock);
+    if (opts.signal.aborted) return;
+    if (!(await runOnce(at))) return;
+  }
 }

@@ -62,7 +62,7 @@ import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { RecordError } from "./record_error.ts";
 import { isNonRetriable } from "./non_retriable_error.ts";
 import { backoffDelay, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
-import { type Cron, nextRun, parseCron } from "./schedule.ts";
+import { parseSchedule, runOnSchedule, type Schedule } from "./schedule.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyValues = Record<string, any>;
@@ -292,7 +292,12 @@ function runtimeOptions(def: Worker): OptionSpecs {
   };
   if (def.trigger.kind === "http") return common;
   common.once = bool("ONCE", "drain the input up to its end at start, then exit 0", false);
-  common.schedule = str("SCHEDULE", "cron expression (UTC): run a drain on each tick", "");
+  common.schedule = str(
+    "SCHEDULE",
+    "cron expression (5 fields, names, @daily, L/W/#): run a drain on each tick",
+    "",
+  );
+  common.scheduleTz = str("SCHEDULE_TZ", "time zone of SCHEDULE (IANA name)", "UTC");
   if (def.trigger.kind !== "kafka") return common;
   return {
     ...common,
@@ -365,7 +370,7 @@ export async function runWorker(def: Worker, args: string[]): Promise<number> {
     s.env.toLowerCase().replaceAll("_", "-")
   );
   let options: AnyValues;
-  let cron: Cron | undefined;
+  let schedule: Schedule | undefined;
   try {
     const { flags } = parseCommandLine(args, [...switches, "help"]);
     if (flags.help) {
@@ -375,9 +380,10 @@ export async function runWorker(def: Worker, args: string[]): Promise<number> {
     options = resolveOptions(specs, { env: Deno.env.toObject(), flags });
     if (options.schedule) {
       try {
-        cron = parseCron(options.schedule);
+        schedule = parseSchedule(options.schedule, options.scheduleTz);
       } catch (error) {
-        throw new ConfigError(`SCHEDULE: ${(error as Error).message}`);
+        const which = /time zone/.test((error as Error).message) ? "SCHEDULE_TZ" : "SCHEDULE";
+        throw new ConfigError(`${which}: ${(error as Error).message}`);
       }
       if (options.once) throw new ConfigError("ONCE and SCHEDULE cannot be used together");
     }
@@ -386,7 +392,7 @@ export async function runWorker(def: Worker, args: string[]): Promise<number> {
     return exitCodes.config;
   }
   for (const value of secretValues(specs, options)) registerSecret(value);
-  return await new Runtime(def, options, cron).start();
+  return await new Runtime(def, options, schedule).start();
 }
 
 function helpFlags(def: Worker): string[] {
@@ -409,7 +415,7 @@ class Runtime {
   #fatal?: Error;
   #wake: () => void = () => {};
 
-  constructor(readonly def: Worker, readonly options: AnyValues, readonly cron?: Cron) {
+  constructor(readonly def: Worker, readonly options: AnyValues, readonly schedule?: Schedule) {
     this.log = createLogger(def.name, options.logLevel as LogLevel, {}, {
       format: options.logFormat as LogFormat,
     });
@@ -501,7 +507,7 @@ class Runtime {
   mode(): string {
     if (this.def.trigger.kind === "http") return "http";
     if (this.options.once) return "once";
-    if (this.cron) return `schedule ${this.cron.source}`;
+    if (this.schedule) return `schedule ${this.schedule.source} (${this.schedule.timezone})`;
     return this.def.trigger.kind === "kafka" ? "continuous" : "once";
   }
 
@@ -539,9 +545,10 @@ class Runtime {
       });
       return;
     }
-    const once = () => def.trigger.kind === "kafka" ? this.drain(true) : this.invoke(new Date());
-    if (this.cron) {
-      await this.onSchedule(this.cron, once);
+    const once = (at = new Date()) =>
+      def.trigger.kind === "kafka" ? this.drain(true) : this.invoke(at);
+    if (this.schedule) {
+      await this.onSchedule(this.schedule, once);
     } else if (this.options.once || def.trigger.kind === "invoke") {
       await once();
     } else {
@@ -550,17 +557,19 @@ class Runtime {
   }
 
   /** Cron loop: each tick runs one drain; a tick that comes while one runs is skipped. */
-  async onSchedule(cron: Cron, runOnce: () => Promise<void>) {
-    const signal = this.stopController.signal;
-    while (!signal.aborted) {
-      const at = nextRun(cron, new Date());
-      this.log.info("next scheduled run", { at: at.toISOString() });
-      await sleep(at.getTime() - Date.now(), signal);
-      if (signal.aborted) break;
+  async onSchedule(schedule: Schedule, runOnce: (at: Date) => Promise<void>) {
+    await runOnSchedule(schedule, async (at) => {
       const started = Date.now();
-      await runOnce();
-      if (this.#fatal) return;
+      await runOnce(at);
+      if (this.#fatal) return false;
       this.log.info("scheduled run done", { ms: Date.now() - started });
+      return true;
+    }, {
+      signal: this.stopController.signal,
+      onWait: (at) => this.log.info("next scheduled run", { at: at.toISOString() }),
+    });
+    if (!this.stopController.signal.aborted && !this.#fatal) {
+      this.log.info("the schedule has no further runs", { schedule: schedule.source });
     }
   }
 

@@ -49,6 +49,36 @@ function asUser(user: string, cmd: string, args: string[]): [string, string[]] {
   return isRoot ? ["runuser", ["-u", user, "--", cmd, ...args]] : [cmd, args];
 }
 
+/** Whether every directory from `/` down to `path` lets other users through. */
+async function othersCanReach(path: string): Promise<boolean> {
+  const parts = path.split("/").filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const mode = (await Deno.stat("/" + parts.slice(0, i).join("/"))).mode ?? 0o755;
+    if ((mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The directory of a service that runs as its own user (Elasticsearch, PostgreSQL):
+ * `.native/<name>`, unless that user cannot reach it — a clone under a private directory such
+ * as /root (0700) — then `/var/lib/marketdata/<checkout>/<name>`, linked from `.native/<name>`.
+ */
+async function serviceDir(name: string): Promise<string> {
+  const inside = `${native}/${name}`;
+  if (!isRoot || await othersCanReach(root)) return inside;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(root));
+  const id = [...new Uint8Array(digest)].slice(0, 6).map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const outside = `/var/lib/marketdata/${id}/${name}`;
+  await Deno.mkdir(outside, { recursive: true });
+  await Deno.chmod(`/var/lib/marketdata`, 0o755);
+  await Deno.chmod(`/var/lib/marketdata/${id}`, 0o755);
+  await Deno.mkdir(native, { recursive: true });
+  if (!(await exists(inside))) await Deno.symlink(outside, inside);
+  return outside;
+}
+
 async function exists(path: string) {
   try {
     await Deno.stat(path);
@@ -346,7 +376,7 @@ const elasticsearch: Service = {
       `http://127.0.0.1:${env.ELASTICSEARCH_PORT}/_cluster/health?wait_for_status=yellow&timeout=1s`,
     ),
   async start() {
-    const dir = `${native}/elasticsearch`;
+    const dir = await serviceDir("elasticsearch");
     const libs = `${dir}/libs`;
     const home = `${dir}/home`;
     await Deno.mkdir(`${home}/config`, { recursive: true });
@@ -384,7 +414,7 @@ const elasticsearch: Service = {
     await spawnDetached(dir, cmd, args);
     await waitFor("elasticsearch", elasticsearch.healthy, 120, `${dir}/out.log`);
   },
-  stop: () => killPidFile(`${native}/elasticsearch`),
+  stop: async () => killPidFile(await serviceDir("elasticsearch")),
 };
 
 async function pgBin(tool: string): Promise<string> {
@@ -412,7 +442,7 @@ const postgres: Service = {
     }
   },
   async start() {
-    const dir = `${native}/postgres`;
+    const dir = await serviceDir("postgres");
     const data = `${dir}/data`;
     await Deno.mkdir(`${dir}/run`, { recursive: true });
     await Deno.mkdir(`${native}/secrets`, { recursive: true, mode: 0o700 });
@@ -492,7 +522,7 @@ const postgres: Service = {
     }
   },
   async stop() {
-    const data = `${native}/postgres/data`;
+    const data = `${await serviceDir("postgres")}/data`;
     if (!(await exists(`${data}/postmaster.pid`))) return;
     const [cmd, args] = asUser(pgUser, await pgBin("pg_ctl"), ["-D", data, "-m", "fast", "stop"]);
     await sh(cmd, args).catch((e) => console.error(e.message));

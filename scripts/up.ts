@@ -8,7 +8,8 @@
  */
 import { resolveOptions } from "../lib/config.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
-import { createKafka, kafkaOptions } from "../lib/kafka.ts";
+import type { Kafka } from "kafkajs";
+import { createKafka, kafkaOptions, partitionPositions } from "../lib/kafka.ts";
 import { createLogger, logProcessWarnings } from "../lib/log.ts";
 
 /** Only errors: these scripts print their own progress. */
@@ -62,12 +63,14 @@ function workerEnv(port: string): Record<string, string> {
   };
 }
 
+let client: Kafka | undefined;
+function kafka(): Kafka {
+  client ??= createKafka({ ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` }, log);
+  return client;
+}
+
 async function ticksInTopic(): Promise<number> {
-  const kafka = createKafka(
-    { ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` },
-    log,
-  );
-  const admin = kafka.admin();
+  const admin = kafka().admin();
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(env.TICKS_TOPIC)) return 0;
@@ -141,24 +144,34 @@ async function up() {
       "node_modules/vega-datasets/data/stocks.csv",
     ], ingestEnv);
   }
-  await waitForSink();
+  await waitForCatchUp();
   printUrls("native");
 }
 
-/** Waits until the sink's consumer lag is 0 (its /metrics says so). */
-async function waitForSink() {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 1000));
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${env.SINK_HTTP_PORT}/metrics`)).text();
-      const lags = [...text.matchAll(/^worker_consumer_lag\{[^}]*\} (\d+)/gm)].map((m) =>
-        Number(m[1])
-      );
-      if (lags.length > 0 && lags.every((l) => l === 0)) return;
-    } catch { /* keep waiting */ }
+/** Records the group has not committed yet, over every partition of `topic`. */
+async function behind(topic: string, group: string): Promise<number> {
+  let total = 0n;
+  for (const { high, committed } of (await partitionPositions(kafka(), topic, group)).values()) {
+    total += high - (committed < 0n ? 0n : committed);
   }
-  console.log("(the sink is still catching up; the numbers below may grow)");
+  return Number(total);
+}
+
+/**
+ * Waits until transform has committed every tick and then the sink every bar, so the numbers
+ * printed below are final (a lag metric of 0 only speaks of the partitions seen so far).
+ */
+async function waitForCatchUp() {
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
+    try {
+      const ticks = await behind(env.TICKS_TOPIC, "transform");
+      const bars = ticks === 0 ? await behind(env.BARS_TOPIC, "sink") : -1;
+      if (ticks === 0 && bars === 0) return;
+    } catch { /* the broker is busy; ask again */ }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.log("(transform and sink are still catching up; the numbers below may grow)");
 }
 
 function printUrls(mode: "native" | "compose") {

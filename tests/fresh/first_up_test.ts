@@ -70,6 +70,8 @@ async function typed(line: string, cwd: string): Promise<{ code: number; seconds
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
+    // A hang is a failure too: a cold first run takes a few minutes, not twenty.
+    signal: AbortSignal.timeout(20 * 60_000),
   }).output();
   return { code, seconds: (performance.now() - started) / 1000 };
 }

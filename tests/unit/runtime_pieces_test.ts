@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { parseCommandLine } from "../../lib/cli.ts";
 import { bool, ConfigError, helpText, int, resolveOptions, secret, str } from "../../lib/config.ts";
 import { parseEnvFile } from "../../lib/env_file.ts";
-import { produceRequests } from "../../lib/kafka.ts";
+import { produceRequests, utf8Length } from "../../lib/kafka.ts";
 import { createLogger, registerSecret } from "../../lib/log.ts";
-import { nextRun, parseCron } from "../../lib/schedule.ts";
 
 const specs = {
   batchSize: int("BATCH_SIZE", "records per batch", 500, { min: 1 }),
@@ -85,33 +84,6 @@ Deno.test("log lines are JSON with worker, level and context, and registered sec
   assert.deepEqual([entry.topic, entry.partition, entry.offset], ["t", 1, "5"]);
 });
 
-Deno.test("cron: steps, ranges, lists and the next run in UTC", () => {
-  const at = (s: string) => new Date(s);
-  assert.equal(
-    nextRun(parseCron("*/5 * * * *"), at("2024-01-01T00:02:30Z")).toISOString(),
-    "2024-01-01T00:05:00.000Z",
-  );
-  assert.equal(
-    nextRun(parseCron("0 22 * * 1-5"), at("2024-01-05T22:00:00Z")).toISOString(),
-    "2024-01-08T22:00:00.000Z",
-  );
-  assert.equal(
-    nextRun(parseCron("30 9 1 * *"), at("2024-01-31T10:00:00Z")).toISOString(),
-    "2024-02-01T09:30:00.000Z",
-  );
-  assert.equal(
-    nextRun(parseCron("0 0 * * 7"), at("2024-01-01T00:00:00Z")).toISOString(),
-    "2024-01-07T00:00:00.000Z",
-  );
-  assert.equal(
-    nextRun(parseCron("0 12 29 2 *"), at("2023-03-01T00:00:00Z")).toISOString(),
-    "2024-02-29T12:00:00.000Z",
-  );
-  assert.throws(() => parseCron("* * *"), /expected 5 fields/);
-  assert.throws(() => parseCron("61 * * * *"), /minute field "61" is out of range/);
-  assert.throws(() => nextRun(parseCron("0 0 30 2 *"), at("2024-01-01T00:00:00Z")), /never fires/);
-});
-
 Deno.test("the shared .env format: comments, quotes, and a bad line named", () => {
   assert.deepEqual(parseEnvFile("# c\nA=1\nB=\"two words\"\n\nC='x'\n"), {
     A: "1",
@@ -119,6 +91,32 @@ Deno.test("the shared .env format: comments, quotes, and a bad line named", () =
     C: "x",
   });
   assert.throws(() => parseEnvFile("A=1\nnot a line\n"), /line 2: expected KEY=value/);
+  assert.throws(() => parseEnvFile('A="open\n'), /line 1: expected KEY=value/);
+});
+
+Deno.test(".env as Compose reads it: inline comments, export, and # inside quotes", () => {
+  assert.deepEqual(
+    parseEnvFile(
+      [
+        "KAFKA_PORT=9092 # broker",
+        "export HEAP=512m",
+        "URL=http://x/#anchor",
+        'PASS="a # not a comment" # but this is',
+        "RAW='x\\ny' # literal",
+        'ESC="line\\nnext \\"q\\""',
+        "EMPTY= # nothing",
+      ].join("\n"),
+    ),
+    {
+      KAFKA_PORT: "9092",
+      HEAP: "512m",
+      URL: "http://x/#anchor",
+      PASS: "a # not a comment",
+      RAW: "x\\ny",
+      ESC: 'line\nnext "q"',
+      EMPTY: "",
+    },
+  );
 });
 
 Deno.test("produce requests stay near 512 KiB, keep order, and never leave a record out", () => {
@@ -131,4 +129,17 @@ Deno.test("produce requests stay near 512 KiB, keep order, and never leave a rec
   }
   const huge = { value: new Uint8Array(700_000) };
   assert.deepEqual(produceRequests([huge, { value: null }]), [[huge], [{ value: null }]]);
+});
+
+Deno.test("produce requests are split by UTF-8 bytes, not characters", () => {
+  // 100k characters of "€" are 300 KB: two of them must not share a 512 KiB request.
+  const euro = Array.from({ length: 6 }, () => ({ key: "K€Y", value: "€".repeat(100_000) }));
+  const requests = produceRequests(euro);
+  assert.deepEqual(requests.flat(), euro);
+  const encoder = new TextEncoder();
+  for (const r of requests) {
+    assert.equal(r.length, 1);
+    assert.ok(r.reduce((n, x) => n + encoder.encode(x.value).length, 0) <= 512 * 1024);
+  }
+  assert.equal(utf8Length("a€😀é"), encoder.encode("a€😀é").length);
 });
