@@ -13,6 +13,7 @@ import { resolveOptions } from "../lib/config.ts";
 import { loadComposeEnv } from "../lib/env_file.ts";
 import { createKafka, ensureTopics, kafkaOptions } from "../lib/kafka.ts";
 import { createLogger, logProcessWarnings } from "../lib/log.ts";
+import { stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */
 const log = createLogger("infra", "error");
@@ -136,27 +137,9 @@ async function spawnDetached(dir: string, cmd: string, args: string[], cwd = dir
   }).output();
 }
 
+/** Stops the process `spawnDetached` started in `dir`, if the pid file still names it. */
 async function killPidFile(dir: string) {
-  let pid: number;
-  try {
-    pid = Number((await Deno.readTextFile(`${dir}/pid`)).trim());
-  } catch {
-    return;
-  }
-  const alive = () => {
-    try {
-      Deno.kill(pid, "SIGCONT");
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (alive()) {
-    Deno.kill(pid, "SIGTERM");
-    for (let i = 0; i < 60 && alive(); i++) await new Promise((r) => setTimeout(r, 500));
-    if (alive()) Deno.kill(pid, "SIGKILL");
-  }
-  await Deno.remove(`${dir}/pid`).catch(() => {});
+  await stopPidFile(`${dir}/pid`, dir);
 }
 
 /** Resolves a pom's dependencies into `libs/` once per version (Maven caches in ~/.m2). */

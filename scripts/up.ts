@@ -11,6 +11,7 @@ import { loadComposeEnv } from "../lib/env_file.ts";
 import type { Kafka } from "kafkajs";
 import { createKafka, kafkaOptions, partitionPositions } from "../lib/kafka.ts";
 import { createLogger, logProcessWarnings } from "../lib/log.ts";
+import { ownedPid, stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */
 const log = createLogger("up", "error");
@@ -81,23 +82,17 @@ async function ticksInTopic(): Promise<number> {
   }
 }
 
-async function pidAlive(file: string): Promise<number | null> {
-  try {
-    const pid = Number((await Deno.readTextFile(file)).trim());
-    Deno.kill(pid, "SIGCONT");
-    return pid;
-  } catch {
-    return null;
-  }
-}
+/** What a worker's command line holds when `up` started it from this checkout. */
+const workerMarker = (name: string) => `${root}workers/${name}.ts`;
 
 async function startWorker(name: string, port: string) {
   const pidFile = `${runDir}/${name}.pid`;
-  if (await pidAlive(pidFile)) {
+  if (await ownedPid(pidFile, workerMarker(name))) {
     console.log(`${name.padEnd(10)} already running  http://127.0.0.1:${port}/metrics`);
     return;
   }
-  const args = [...taskArgs(name)].map((a) => `'${a}'`).join(" ");
+  // The worker's file by its absolute path, so its command line names this checkout.
+  const args = [...taskArgs(name).slice(0, -1), workerMarker(name)].map((a) => `'${a}'`).join(" ");
   const vars = Object.entries(workerEnv(port)).map(([k, v]) => `${k}='${v}'`).join(" ");
   const script =
     `echo $$ > '${pidFile}'; exec env ${vars} '${deno}' ${args} >> '${runDir}/${name}.log' 2>&1`;
@@ -201,14 +196,7 @@ async function down() {
     return;
   }
   for (const w of workers) {
-    const pid = await pidAlive(`${runDir}/${w.name}.pid`);
-    if (pid) {
-      Deno.kill(pid, "SIGTERM");
-      for (let i = 0; i < 40 && await pidAlive(`${runDir}/${w.name}.pid`); i++) {
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    await Deno.remove(`${runDir}/${w.name}.pid`).catch(() => {});
+    await stopPidFile(`${runDir}/${w.name}.pid`, workerMarker(w.name), 10_000);
     console.log(`${w.name.padEnd(14)} stopped`);
   }
   await run(deno, ["task", "infra", "down"]);
