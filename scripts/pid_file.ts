@@ -21,12 +21,14 @@ export async function ownedPid(file: string, marker: string): Promise<number | n
     return null;
   }
   if (!Number.isInteger(pid) || pid <= 1) return null;
-  try {
-    const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).replaceAll("\0", " ");
-    return cmdline.includes(marker) ? pid : null;
-  } catch {
-    return null; // no such process
-  }
+  // `ps` rather than /proc/<pid>/cmdline: Deno opens /proc paths only with all permissions.
+  const ps = await new Deno.Command("ps", {
+    args: ["-o", "args=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (!ps.success) return null; // no such process
+  return new TextDecoder().decode(ps.stdout).includes(marker) ? pid : null;
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ownedPid, stopPidFile } from "../../scripts/pid_file.ts";
+import { root } from "../support/servers.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -30,6 +31,31 @@ Deno.test("a stale pid file never gets a process the project did not start signa
 
     await Deno.writeTextFile(`${dir}/gone.pid`, "999999999");
     assert.equal(await ownedPid(`${dir}/gone.pid`, dir), null);
+
+    // The same check under the permissions `deno task infra` and `up` run with.
+    const again = new Deno.Command("sh", { args: ["-c", "sleep 30", dir] }).spawn();
+    await Deno.writeTextFile(`${dir}/again.pid`, String(again.pid));
+    await Deno.writeTextFile(
+      `${dir}/probe.ts`,
+      `import { ownedPid } from "${root}scripts/pid_file.ts";\n` +
+        `console.log(await ownedPid("${dir}/again.pid", "${dir}"));\n`,
+    );
+    const probe = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-q",
+        "--no-prompt",
+        "--config",
+        `${root}deno.json`,
+        "-P=ops",
+        `${dir}/probe.ts`,
+      ],
+      cwd: root,
+      stdout: "piped",
+    }).output();
+    again.kill("SIGKILL");
+    await again.status;
+    assert.equal(new TextDecoder().decode(probe.stdout).trim(), String(again.pid));
   } finally {
     try {
       stranger.kill("SIGKILL");
