@@ -44,3 +44,15 @@ export function serveWorkerHttp(options: WorkerHttpOptions): Deno.HttpServer<Den
     return new Response("not found\n", { status: 404 });
   });
 }
+
+/**
+ * Whether an `If-None-Match` header matches `etag` (RFC 9110 §13.1.2): `*`, or any of a list of
+ * tags, compared weakly (`W/"x"` matches `"x"`).
+ */
+export function ifNoneMatchHits(header: string | null, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  const opaque = (tag: string) => tag.replace(/^W\//, "");
+  const tags = header.match(/(W\/)?"[^"]*"/g) ?? [];
+  return tags.some((tag) => opaque(tag) === opaque(etag));
+}

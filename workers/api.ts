@@ -13,11 +13,13 @@
  */
 import { name } from "../lib/config.ts";
 import { elasticsearchOutput } from "../lib/elasticsearch.ts";
+import { ifNoneMatchHits } from "../lib/http.ts";
 import {
   barIndexTemplate,
   type BarQuery,
   encodeCursor,
   migrations,
+  nextPageLink,
   parseBarQuery,
   type Problem,
   toCsv,
@@ -56,11 +58,21 @@ function problem(status: number, p: Problem): Response {
   );
 }
 
-async function etagged(request: Request, body: string, contentType: string): Promise<Response> {
+async function etagged(
+  request: Request,
+  body: string,
+  contentType: string,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(body));
   const etag = `"${btoa(String.fromCharCode(...new Uint8Array(digest))).slice(0, 27)}"`;
-  const headers = { etag, "cache-control": "public, max-age=5", "content-type": contentType };
-  if (request.headers.get("if-none-match") === etag) {
+  const headers = {
+    etag,
+    "cache-control": "public, max-age=5",
+    "content-type": contentType,
+    ...extra,
+  };
+  if (ifNoneMatchHits(request.headers.get("if-none-match"), etag)) {
     return new Response(null, { status: 304, headers });
   }
   return new Response(body, { headers });
@@ -163,15 +175,18 @@ async function page(
     ...(r.trades !== undefined ? { trades: r.trades === null ? null : Number(r.trades) } : {}),
   }));
   const next = more ? encodeCursor(Date.parse(data.at(-1)!.period_start)) : null;
+  // JSON and CSV share the URL (Accept chooses): caches must key on Accept.
+  const vary = { vary: "Accept" };
   if (q.format === "csv") {
-    const response = await etagged(request, toCsv(columns, data), "text/csv; charset=utf-8");
-    if (next) response.headers.set("link", `<?cursor=${next}>; rel="next"`);
-    return response;
+    const headers: Record<string, string> = { ...vary };
+    if (next) headers.link = `<${nextPageLink(new URL(request.url), next)}>; rel="next"`;
+    return await etagged(request, toCsv(columns, data), "text/csv; charset=utf-8", headers);
   }
   return await etagged(
     request,
     JSON.stringify({ symbol: q.symbol, interval: q.interval, data, next_cursor: next }),
     "application/json",
+    vary,
   );
 }
 

@@ -18,6 +18,7 @@ import {
   encodeSourceBar,
   encodeTick,
   parseCsv,
+  parseIsoTime,
   type SourceBar,
   syntheticTicks,
 } from "../lib/market/mod.ts";
@@ -73,7 +74,7 @@ const options = {
   syntheticStart: {
     ...str("SYNTHETIC_START", "synthetic: first tick time (ISO-8601, UTC)", "2024-01-02T14:30:00Z"),
     parse(raw: string): number {
-      const ts = /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(raw) ? Date.parse(raw) : NaN;
+      const ts = raw.endsWith("Z") && raw.includes("T") ? parseIsoTime(raw) : NaN;
       if (Number.isNaN(ts)) throw new Error(`expected an ISO-8601 UTC time, got "${raw}"`);
       return ts;
     },

@@ -10,6 +10,7 @@
  * @module
  */
 import type { SourceBar } from "./record.ts";
+import { parseIsoTime } from "./time.ts";
 
 export type AlphaVantageReply =
   | { kind: "bars"; bars: SourceBar[] }
@@ -37,7 +38,7 @@ export function readAlphaVantageReply(body: unknown, symbol: string): AlphaVanta
   for (const [date, row] of Object.entries(series as Record<string, Record<string, string>>)) {
     bars.push({
       symbol,
-      ts: Date.parse(`${date}T00:00:00Z`),
+      ts: /^\d{4}-\d{2}-\d{2}$/.test(date) ? parseIsoTime(date) : NaN,
       open: Number(row["1. open"]),
       high: Number(row["2. high"]),
       low: Number(row["3. low"]),

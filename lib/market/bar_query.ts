@@ -10,6 +10,7 @@
  * @module
  */
 import { type Interval, INTERVALS } from "./intervals.ts";
+import { parseIsoTime } from "./time.ts";
 
 export const MAX_LIMIT = 5000;
 export const DEFAULT_LIMIT = 500;
@@ -47,12 +48,6 @@ export function decodeCursor(cursor: string): number | null {
   }
 }
 
-function parseTime(text: string): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return Date.parse(`${text}T00:00:00Z`);
-  if (/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(text)) return Date.parse(text);
-  return NaN;
-}
-
 /** Parses and checks `symbol, interval, from, to, limit, cursor, format`. */
 export function parseBarQuery(
   params: URLSearchParams,
@@ -74,9 +69,9 @@ export function parseBarQuery(
   if (!(INTERVALS as readonly string[]).includes(interval)) {
     return fail("interval", `interval must be one of ${INTERVALS.join(", ")}`);
   }
-  const from = params.has("from") ? parseTime(params.get("from")!) : Date.UTC(1900, 0, 1);
+  const from = params.has("from") ? parseIsoTime(params.get("from")!) : Date.UTC(1900, 0, 1);
   if (Number.isNaN(from)) return fail("from", "from must be YYYY-MM-DD or an ISO-8601 UTC time");
-  const to = params.has("to") ? parseTime(params.get("to")!) : Date.UTC(2200, 0, 1);
+  const to = params.has("to") ? parseIsoTime(params.get("to")!) : Date.UTC(2200, 0, 1);
   if (Number.isNaN(to)) return fail("to", "to must be YYYY-MM-DD or an ISO-8601 UTC time");
   if (from > to) return fail("from", "from is after to");
   if (
@@ -105,6 +100,13 @@ export function parseBarQuery(
 }
 
 /** CSV of rows with the given columns (RFC 4180 quoting where needed). */
+/** The next page's address: the same path and query, with `cursor` set to `next`. */
+export function nextPageLink(url: URL, next: string): string {
+  const params = new URLSearchParams(url.searchParams);
+  params.set("cursor", next);
+  return `${url.pathname}?${params}`;
+}
+
 export function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
   const cell = (v: unknown) => {
     if (v === null || v === undefined) return "";

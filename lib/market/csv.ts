@@ -1,7 +1,8 @@
 /**
  * Parsers for the CSV sources: Yahoo-style daily OHLCV (`date,open,high,low,close,adjclose,volume`)
- * and the long format (`symbol,date,price`). They parse text into source bars and report bad
- * rows with their line numbers instead of stopping.
+ * and the long format (`symbol,date,price`). csv-parse tokenizes (quoted fields with commas or
+ * newlines, a quoted header, a byte-order mark); these parsers turn rows into source bars and
+ * report bad rows with their line numbers instead of stopping.
  *
  * @example
  * ```ts
@@ -9,7 +10,9 @@
  * ```
  * @module
  */
+import { parse } from "csv-parse/sync";
 import type { SourceBar } from "./record.ts";
+import { isRealDay, parseIsoTime } from "./time.ts";
 
 export interface CsvResult {
   format: "ohlcv" | "long";
@@ -33,33 +36,64 @@ const months: Record<string, number> = {
   Dec: 11,
 };
 
-/** Parses `2000-01-03`, `2000-01-03T…Z` or `Jan 1 2000` as UTC midnight; NaN when unreadable. */
+/**
+ * Parses `2000-01-03` or `Jan 1 2000` as UTC midnight, or `2000-01-03T14:30:00Z` as that
+ * instant; NaN when unreadable or impossible (2000-02-31 is not rolled over into March).
+ */
 export function parseDate(text: string): number {
-  const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (iso) {
-    const ts = Date.UTC(Number(iso[1]), Number(iso[2]) - 1, Number(iso[3]));
-    // Date.UTC rolls 2000-02-31 over to March; a real date survives the round trip.
-    return new Date(ts).toISOString().startsWith(text) ? ts : NaN;
+  if (/^\d{4}-/.test(text)) {
+    return text.length === 10 || text.endsWith("Z") ? parseIsoTime(text) : NaN;
   }
   const named = /^([A-Z][a-z]{2}) (\d{1,2}) (\d{4})$/.exec(text);
   if (named && named[1] in months) {
-    const ts = Date.UTC(Number(named[3]), months[named[1]], Number(named[2]));
-    return new Date(ts).getUTCDate() === Number(named[2]) ? ts : NaN;
+    const [year, month, day] = [Number(named[3]), months[named[1]] + 1, Number(named[2])];
+    return isRealDay(year, month, day) ? Date.UTC(year, month - 1, day) : NaN;
   }
-  if (/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(text)) return Date.parse(text);
   return NaN;
 }
 
+// Plain decimals only: Number() would also take "0x10", "0b1", "Infinity" and "".
+const decimal = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
 function number(text: string, name: string): number {
-  const value = text.trim() === "" ? NaN : Number(text);
+  const value = decimal.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isFinite(value)) throw new Error(`${name} "${text}" is not a number`);
   return value;
 }
 
+/** Rows of `text` with the line each ends on; a row csv-parse cannot read is an error line. */
+function tokenize(text: string) {
+  const rows: { cells: string[]; line: number }[] = [];
+  const errors: CsvResult["errors"] = [];
+  try {
+    parse(text, {
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      skip_records_with_error: true,
+      on_skip: (error) => {
+        if (error) errors.push({ line: Number(error.lines), message: error.message });
+        return undefined;
+      },
+      // Collected as they come, so rows before an unrecoverable error (an unclosed quote at the
+      // end) are kept.
+      on_record: (cells: string[], { lines }) => {
+        rows.push({ cells, line: lines });
+        return null;
+      },
+    });
+  } catch (error) {
+    const e = error as Error & { lines?: number };
+    errors.push({ line: e.lines ?? 0, message: e.message });
+  }
+  return { rows, errors };
+}
+
 /** Parses either CSV format, chosen by its header. `symbol` names the series of an OHLCV file. */
 export function parseCsv(text: string, symbol: string): CsvResult {
-  const lines = text.split(/\r?\n/);
-  const header = lines[0].trim().toLowerCase().split(",").map((h) => h.trim());
+  const { rows, errors } = tokenize(text);
+  const header = (rows[0]?.cells ?? []).map((h) => h.toLowerCase());
   const col = (name: string) => header.indexOf(name);
   let format: CsvResult["format"];
   if (["date", "open", "high", "low", "close", "volume"].every((h) => col(h) >= 0)) {
@@ -69,16 +103,12 @@ export function parseCsv(text: string, symbol: string): CsvResult {
   } else {
     throw new Error(
       `unrecognised CSV header "${
-        lines[0].slice(0, 200)
+        header.join(",").slice(0, 200)
       }": expected date,open,high,low,close,adjclose,volume or symbol,date,price`,
     );
   }
   const bars: SourceBar[] = [];
-  const errors: CsvResult["errors"] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === "") continue;
-    const cells = line.split(",");
+  for (const { cells, line } of rows.slice(1)) {
     try {
       if (cells.length !== header.length) {
         throw new Error(`expected ${header.length} fields, got ${cells.length}`);
@@ -109,8 +139,9 @@ export function parseCsv(text: string, symbol: string): CsvResult {
         });
       }
     } catch (error) {
-      errors.push({ line: i + 1, message: (error as Error).message });
+      errors.push({ line, message: (error as Error).message });
     }
   }
+  errors.sort((a, b) => a.line - b.line);
   return { format, bars, errors };
 }

@@ -12,3 +12,4 @@ export * from "./synthetic.ts";
 export * from "./alphavantage_format.ts";
 export * from "./tables.ts";
 export * from "./bar_query.ts";
+export * from "./time.ts";

@@ -11,6 +11,7 @@
  * @module
  */
 import { RecordError } from "../record_error.ts";
+import { parseIsoTime } from "./time.ts";
 import type { IndicatorBar } from "./bars.ts";
 import { type Interval, INTERVALS } from "./intervals.ts";
 
@@ -84,9 +85,7 @@ function symbol(obj: Record<string, unknown>): string {
 
 function timestamp(obj: Record<string, unknown>): number {
   const value = field(obj, "ts");
-  const ts = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)
-    ? Date.parse(value)
-    : NaN;
+  const ts = typeof value === "string" && value.includes("T") ? parseIsoTime(value) : NaN;
   if (Number.isNaN(ts)) throw new RecordError("ts must be an ISO-8601 UTC timestamp", "ts");
   if (ts < MIN_TS || ts >= MAX_TS) {
     throw new RecordError(`ts ${value} is outside 1900-2199`, "ts", "out-of-range-ts");

@@ -144,6 +144,37 @@ Deno.test("the query API serves the stored bars", async (t) => {
         headers: { "if-none-match": etag },
       });
       assert.equal(again.res.status, 304);
+      // A weak validator and a list of tags, as caches and browsers send them.
+      for (const header of [`W/${etag}`, `"other", ${etag}`, "*"]) {
+        const cached = await get("/bars?symbol=SP500&interval=1w&limit=10", {
+          headers: { "if-none-match": header },
+        });
+        assert.equal(cached.res.status, 304, header);
+      }
+      const changed = await get("/bars?symbol=SP500&interval=1w&limit=10", {
+        headers: { "if-none-match": '"other"' },
+      });
+      assert.equal(changed.res.status, 200);
+      assert.equal(first.res.headers.get("vary"), "Accept");
+    });
+
+    await t.step("the CSV Link header keeps the query: following it walks every page", async () => {
+      const seen: string[] = [];
+      let path: string | null = "/bars?symbol=SP500&interval=1mo&limit=100&format=csv";
+      while (path) {
+        const page = await get(path);
+        assert.equal(page.res.status, 200, `${path}: ${page.text}`);
+        assert.equal(page.res.headers.get("vary"), "Accept");
+        seen.push(...page.text.trim().split("\n").slice(1).map((l) => l.split(",")[0]));
+        const link = page.res.headers.get("link");
+        path = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1] : null;
+        if (path) {
+          assert.match(path, /^\/bars\?symbol=SP500&interval=1mo&limit=100&format=csv&cursor=/);
+        }
+      }
+      const all = (await get("/bars?symbol=SP500&interval=1mo&limit=5000")).json().data;
+      assert.equal(seen.length, all.length);
+      assert.equal(new Set(seen).size, seen.length, "no row twice");
     });
 
     await t.step("every bad parameter is a 400 problem naming it", async () => {
@@ -154,6 +185,8 @@ Deno.test("the query API serves the stored bars", async (t) => {
         ["/bars?symbol=SP500&from=2010-01-01&to=2009-01-01", "from"],
         ["/bars?symbol=SP500&from=yesterday", "from"],
         ["/bars?symbol=SP500&to=2010-13-45x", "to"],
+        ["/bars?symbol=SP500&from=2024-02-30", "from"],
+        ["/bars?symbol=SP500&to=2023-02-29T10:00:00Z", "to"],
         ["/bars?symbol=SP500&limit=5001", "limit"],
         ["/bars?symbol=SP500&limit=0", "limit"],
         ["/bars?symbol=SP500&cursor=not-a-cursor", "cursor"],

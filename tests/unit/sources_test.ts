@@ -46,6 +46,52 @@ Deno.test("the long format (symbol,date,price) becomes one-price bars", () => {
   assert.ok(Number.isNaN(parseDate("Feb 30 2000")));
 });
 
+Deno.test("CSV: quoted fields with commas and newlines, a quoted header, line numbers kept", () => {
+  const csv = [
+    '"symbol","date","price"',
+    '"BRK,A",2000-01-03,"1,5"', // a comma inside quotes: the symbol is one field; "1,5" no number
+    '"BRK,A",2000-01-04,12.5',
+    '"MULTI',
+    'LINE",2000-01-05,7', // a quoted newline: one record ending on line 5
+    "IBM,2000-01-06,0x10", // hexadecimal is not a price
+    "IBM,2000-01-07,Infinity",
+    "IBM,2000-02-31T00:00:00Z,5", // an impossible date with a time
+    "IBM,2000-01-10T14:30:00Z,6",
+    "",
+  ].join("\n");
+  const r = parseCsv(csv, "ignored");
+  assert.equal(r.format, "long");
+  assert.deepEqual(
+    r.bars.map((b) => [b.symbol, new Date(b.ts).toISOString(), b.close]),
+    [
+      ["BRK,A", "2000-01-04T00:00:00.000Z", 12.5],
+      ["MULTI\nLINE", "2000-01-05T00:00:00.000Z", 7],
+      ["IBM", "2000-01-10T14:30:00.000Z", 6],
+    ],
+  );
+  assert.deepEqual(r.errors.map((e) => e.line), [2, 6, 7, 8]);
+  assert.match(r.errors[0].message, /price "1,5" is not a number/);
+  assert.match(r.errors[1].message, /price "0x10" is not a number/);
+  assert.match(r.errors[3].message, /date "2000-02-31T00:00:00Z" is not a date/);
+});
+
+Deno.test("CSV: a broken quote is an error line; the rows before it are kept", () => {
+  const r = parseCsv('symbol,date,price\nIBM,2000-01-03,1\nIBM,"2000-01-04,2\n', "x");
+  assert.equal(r.bars.length, 1);
+  assert.equal(r.errors.length, 1);
+  assert.ok(r.errors[0].line >= 3, JSON.stringify(r.errors));
+});
+
+Deno.test("dates: impossible days are rejected in every form", () => {
+  for (
+    const bad of ["2000-02-31", "2001-02-29", "2000-02-30T10:00:00Z", "2000-13-01", "Feb 30 2000"]
+  ) {
+    assert.ok(Number.isNaN(parseDate(bad)), bad);
+  }
+  assert.equal(parseDate("2000-02-29"), Date.UTC(2000, 1, 29));
+  assert.equal(parseDate("2000-02-29T23:59:59.5Z"), Date.UTC(2000, 1, 29, 23, 59, 59, 500));
+});
+
 Deno.test("synthetic ticks: the same seed gives the same stream, another seed another", () => {
   const take = (seed: number) => {
     const g = syntheticTicks({ seed, symbols: 4, start: Date.UTC(2024, 0, 2), stepMs: 100 });
