@@ -54,7 +54,7 @@ Deno.test("ingest at a terminal: no permission prompt, a progress bar, readable 
         assert.ok(!/Deno requests|Allow\?/.test(screen), `a permission prompt:\n${screen}`);
         assert.equal(code, 0, screen);
         assert.match(plain(screen), /\[#{30}\] 100\.0% 20000\/20000/, "the finished progress bar");
-        assert.match(plain(screen), /INFO  ingest {2}stopped {2}exitCode=0/);
+        assert.match(plain(screen), /INFO {2}ingest {2}stopped {2}exitCode=0/);
         assert.doesNotMatch(screen, /TimeoutNegativeWarning|\(node:\d+\)|experimental/);
         assertOnlyLogLines(screen);
         assert.equal((await readAll(p.topics.ticks)).length - before, 20000);
