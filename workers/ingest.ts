@@ -14,6 +14,7 @@ import { int, list, num, oneOf, secret, str } from "../lib/config.ts";
 import { topicOption } from "../lib/kafka.ts";
 import type { Logger } from "../lib/log.ts";
 import {
+  detectInterval,
   type Encoded,
   encodeSourceBar,
   encodeTick,
@@ -42,6 +43,12 @@ const options = {
     "CSV_SYMBOL",
     "symbol of a date,open,high,... file (it has no symbol column)",
     "SP500",
+  ),
+  csvInterval: oneOf(
+    "CSV_INTERVAL",
+    "granularity of the CSV rows; only it and coarser bars are built (auto: from the dates)",
+    ["auto", "1d", "1w", "1mo"] as const,
+    "auto",
   ),
   replaySpeed: num("REPLAY_SPEED", "0 = as fast as possible; N = N× the records' own pace", 0, {
     min: 0,
@@ -145,9 +152,15 @@ async function readSource(
     for (const e of parsed.errors) {
       log.warn("skipping unreadable CSV row", { file: o.csvPath, ...e });
     }
-    log.info("read CSV", { file: o.csvPath, format: parsed.format, rows: parsed.bars.length });
+    const interval = o.csvInterval === "auto" ? detectInterval(parsed.bars) : o.csvInterval;
+    log.info("read CSV", {
+      file: o.csvPath,
+      format: parsed.format,
+      rows: parsed.bars.length,
+      interval,
+    });
     // Long-format files list symbol after symbol; event time order is what a replay means.
-    const sorted = [...parsed.bars].sort((a, b) => a.ts - b.ts);
+    const sorted = parsed.bars.map((b) => ({ ...b, interval })).sort((a, b) => a.ts - b.ts);
     return { total: sorted.length, records: bars(sorted) };
   }
   if (o.source === "alphavantage") {

@@ -29,7 +29,7 @@ import {
   type IndicatorState,
   newIndicatorState,
 } from "./indicators.ts";
-import { type Interval, periodsPerYear, periodStart } from "./intervals.ts";
+import { atLeastAsCoarse, type Interval, periodsPerYear, periodStart } from "./intervals.ts";
 import type { InputRecord } from "./record.ts";
 
 /** One bar of one symbol and interval; `start` is the period start (ms, UTC). */
@@ -191,7 +191,9 @@ export function buildBars(
     }
     state.lastTs = rec.ts;
     outcomes.push("applied");
-    const intervals = rec.kind === "tick" ? cfg.tickIntervals : cfg.barIntervals;
+    const intervals = rec.kind === "tick"
+      ? cfg.tickIntervals
+      : cfg.barIntervals.filter((i) => atLeastAsCoarse(i, rec.interval ?? "1d"));
     for (const interval of intervals) {
       const series = state.series[interval] ??= { open: null, indicators: newIndicatorState() };
       const start = periodStart(interval, rec.ts);

@@ -11,7 +11,7 @@
  * @module
  */
 import { parse } from "csv-parse/sync";
-import type { SourceBar } from "./record.ts";
+import type { SourceBar, SourceInterval } from "./record.ts";
 import { isRealDay, parseIsoTime } from "./time.ts";
 
 export interface CsvResult {
@@ -144,4 +144,24 @@ export function parseCsv(text: string, symbol: string): CsvResult {
   }
   errors.sort((a, b) => a.line - b.line);
   return { format, bars, errors };
+}
+
+/**
+ * The granularity of a series, from the typical gap between a symbol's consecutive dates: about a
+ * month apart is monthly (vega's stocks.csv), about a week weekly, anything closer daily.
+ */
+export function detectInterval(bars: readonly SourceBar[]): SourceInterval {
+  const bySymbol = new Map<string, number[]>();
+  for (const b of bars) {
+    (bySymbol.get(b.symbol) ?? bySymbol.set(b.symbol, []).get(b.symbol)!).push(b.ts);
+  }
+  const gaps: number[] = [];
+  for (const times of bySymbol.values()) {
+    times.sort((a, b) => a - b);
+    for (let i = 1; i < times.length; i++) gaps.push((times[i] - times[i - 1]) / 86_400_000);
+  }
+  if (gaps.length === 0) return "1d";
+  gaps.sort((a, b) => a - b);
+  const median = gaps[Math.floor(gaps.length / 2)];
+  return median >= 27 ? "1mo" : median >= 6 ? "1w" : "1d";
 }

@@ -38,6 +38,11 @@ export function periodStart(interval: Interval, ts: number): number {
   return day - sinceMonday * 86_400_000;
 }
 
+/** Whether `interval` is `than` or coarser (a monthly source builds monthly bars, not daily). */
+export function atLeastAsCoarse(interval: Interval, than: Interval): boolean {
+  return INTERVALS.indexOf(interval) >= INTERVALS.indexOf(than);
+}
+
 /** Periods a year, for annualising volatility; intraday intervals are not annualised. */
 export function periodsPerYear(interval: Interval): number | null {
   if (interval === "1d") return 252;

@@ -41,7 +41,13 @@ export interface SourceBar {
   low: number;
   close: number;
   volume: number;
+  /** The source's granularity: only this interval and coarser ones are built from it (1d when absent). */
+  interval?: SourceInterval;
 }
+
+/** Granularities a bar source can have. */
+export const SOURCE_INTERVALS = ["1d", "1w", "1mo"] as const satisfies readonly Interval[];
+export type SourceInterval = (typeof SOURCE_INTERVALS)[number];
 
 export type InputRecord = ({ kind: "tick" } & Tick) | ({ kind: "bar" } & SourceBar);
 
@@ -103,6 +109,14 @@ export function validateTick(obj: Record<string, unknown>): Tick {
   };
 }
 
+function sourceInterval(obj: Record<string, unknown>): { interval?: SourceInterval } {
+  if (obj.interval === undefined) return {};
+  if (!(SOURCE_INTERVALS as readonly unknown[]).includes(obj.interval)) {
+    throw new RecordError(`interval must be one of ${SOURCE_INTERVALS.join(", ")}`, "interval");
+  }
+  return { interval: obj.interval as SourceInterval };
+}
+
 /** Checks a source bar: positive prices, low ≤ open, close ≤ high, volume ≥ 0. */
 export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
   const bar = {
@@ -113,6 +127,7 @@ export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
     low: positive(obj, "low"),
     close: positive(obj, "close"),
     volume: nonNegative(obj, "volume"),
+    ...sourceInterval(obj),
   };
   if (bar.high < bar.low) {
     throw new RecordError(`high ${bar.high} is below low ${bar.low}`, "high", "high-below-low");
@@ -249,6 +264,8 @@ export function encodeSourceBar(b: SourceBar): Encoded {
     low: b.low,
     close: b.close,
     volume: b.volume,
+    // Daily is the default: daily records stay as they always were on the wire.
+    ...(b.interval && b.interval !== "1d" ? { interval: b.interval } : {}),
   });
 }
 

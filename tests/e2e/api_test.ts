@@ -48,6 +48,10 @@ Deno.test("the query API serves the stored bars", async (t) => {
       const { json } = await get("/symbols");
       const sp = json().data.find((s: { symbol: string }) => s.symbol === "SP500");
       assert.deepEqual(sp.intervals, ["1d", "1mo", "1w"]);
+      // stocks.csv holds monthly prices: stored as monthly bars only, not as days on the 1st.
+      const aapl = json().data.find((s: { symbol: string }) => s.symbol === "AAPL");
+      assert.deepEqual(aapl.intervals, ["1mo"]);
+      assert.equal(aapl.bars, 123);
       assert.equal(sp.bars, 5105 + 1059 + 244);
       assert.deepEqual(json().data.map((s: { symbol: string }) => s.symbol), [
         "AAPL",
@@ -254,7 +258,7 @@ Deno.test("the query API serves the stored bars", async (t) => {
         assert.deepEqual(result.consoleErrors, []);
         assert.equal(result.initial, "SP500|1d:5105");
         assert.equal(result.afterInterval, "SP500|1w:1059");
-        assert.equal(result.afterSymbol, "IBM|1w:123");
+        assert.equal(result.afterSymbol, "IBM|1mo:123");
         assert.ok((await Deno.stat(result.screenshot)).size > 10_000, "a screenshot was saved");
       },
     );

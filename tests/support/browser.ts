@@ -61,7 +61,8 @@ export async function checkChartPage(base: string, screenshot: string): Promise<
     const afterInterval = await waitFor("SP500|1w");
     await page.screenshot({ path: screenshot.replace(/\.png$/, "-sp500-1w.png") });
     await page.selectOption("#symbol", "IBM");
-    const afterSymbol = await waitFor("IBM|1w");
+    // IBM has monthly bars only (stocks.csv is monthly): the picker falls back to 1mo.
+    const afterSymbol = await waitFor("IBM|1mo");
     await page.setViewportSize({ width: 1200, height: 700 });
     await page.selectOption("#symbol", "SP500");
     await page.selectOption("#interval", "1d");
