@@ -56,7 +56,7 @@ Deno.test("ingest and transform talk to Kafka over TLS with SCRAM-SHA-512, passw
   assert.equal(new Set(daily.map((b) => b.start)).size, 5105);
 });
 
-Deno.test("a wrong SCRAM password: exit 1 with an authentication error, the password never shown", async () => {
+Deno.test("a wrong SCRAM password: exit 1 at once (no retries) with an authentication error, the password never shown", async () => {
   await requireSecureListener();
   const wrong = `wrong-${crypto.randomUUID()}`;
   const w = await runToEnd(
@@ -66,7 +66,6 @@ Deno.test("a wrong SCRAM password: exit 1 with an authentication error, the pass
       ...tls,
       KAFKA_SASL_PASSWORD: wrong,
       TICKS_TOPIC: uniqueName("secure-denied"),
-      MAX_RETRY_ATTEMPTS: "1",
       HTTP_PORT: "0",
     },
     1,
@@ -75,6 +74,8 @@ Deno.test("a wrong SCRAM password: exit 1 with an authentication error, the pass
   const text = w.lines.join("\n");
   assert.match(text, /SASL SCRAM SHA512 authentication failed|Authentication failed/i);
   assert.ok(!text.includes(wrong));
+  // Credentials no retry can fix end the worker at once, with the default retry budget.
+  assert.ok(!/failed, retrying/.test(text), text);
 });
 
 Deno.test("without TLS the secured listener refuses the client", async () => {
