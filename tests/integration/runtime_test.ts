@@ -95,7 +95,13 @@ Deno.test("config errors exit 2 with one line naming the option", async (t) => {
     ["a flag out of range", {}, ["--batch-size", "0"], /--batch-size: must be at least 1/],
     ["an unknown flag", {}, ["--bogus", "1"], /unknown option --bogus/],
     ["a bad interval", { TICK_INTERVALS: "1m,7m" }, [], /TICK_INTERVALS: unknown interval "7m"/],
-    ["a bad cron", {}, ["--schedule", "61 * * * *"], /SCHEDULE: minute field "61"/],
+    ["a bad cron", {}, ["--schedule", "61 * * * *"], /SCHEDULE: Invalid value for minute: 61/],
+    [
+      "an unknown time zone",
+      { SCHEDULE_TZ: "Mars/Base" },
+      ["--schedule", "0 22 * * MON-FRI"],
+      /SCHEDULE_TZ: unknown time zone "Mars\/Base"/,
+    ],
     [
       "a topic name with a space",
       { BARS_TOPIC: "bad topic" },
