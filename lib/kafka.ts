@@ -35,9 +35,15 @@ export const kafkaOptions = {
   ),
   kafkaSaslUsername: str("KAFKA_SASL_USERNAME", "SASL user name", ""),
   kafkaSaslPassword: secret("KAFKA_SASL_PASSWORD", "SASL password"),
+  kafkaClient: oneOf(
+    "KAFKA_CLIENT",
+    "client library that consumes (platformatic: @platformatic/kafka, or kafkajs)",
+    ["kafkajs", "platformatic"] as const,
+    "kafkajs",
+  ),
   kafkaProducer: oneOf(
     "KAFKA_PRODUCER",
-    "client library that produces (consuming is always kafkajs)",
+    "client library that produces",
     ["kafkajs", "platformatic"] as const,
     // 2.2× kafkajs' produce rate on Deno, and it passed every test: see README, Performance.
     "platformatic",
@@ -53,6 +59,7 @@ export interface KafkaConnection {
   kafkaSaslMechanism: "none" | "plain" | "scram-sha-256" | "scram-sha-512";
   kafkaSaslUsername: string;
   kafkaSaslPassword: string;
+  kafkaClient: "kafkajs" | "platformatic";
   kafkaProducer: "kafkajs" | "platformatic";
 }
 
@@ -393,7 +400,7 @@ export interface BatchConsumer {
  * Keys and header values are a few ASCII bytes: decoding them in JavaScript beats a call into
  * Deno's UTF-8 decoder per value (a tenth of the transform's time); anything else decodes as UTF-8.
  */
-function shortText(b: Buffer): string {
+export function shortText(b: Buffer): string {
   if (b.length > 32) return b.toString();
   let s = "";
   for (let i = 0; i < b.length; i++) {
@@ -427,10 +434,15 @@ function toRecord(topic: string, partition: number, m: kafkajs.KafkaMessage): Ka
  */
 export async function consumeBatches(
   kafka: Kafka,
+  conn: KafkaConnection,
   options: ConsumeOptions,
   onBatch: (batch: PartitionBatch) => Promise<void>,
   onCommitted: (partition: number, nextOffset: bigint) => void = () => {},
 ): Promise<BatchConsumer> {
+  if (conn.kafkaClient === "platformatic") {
+    const { consumePlatformatic } = await import("./kafka_platformatic.ts");
+    return await finalOrRetriable(consumePlatformatic(conn, options, onBatch, onCommitted));
+  }
   const consumer: Consumer = kafka.consumer({
     groupId: options.group,
     maxWaitTimeInMs: options.batchWindowMs,

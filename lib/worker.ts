@@ -719,6 +719,7 @@ class Runtime {
     try {
       consumer = await consumeBatches(
         this.kafka(),
+        this.options as KafkaConnection,
         settings,
         (batch) => this.handleBatch(def, batch),
         onCommitted,
@@ -727,6 +728,11 @@ class Runtime {
       return error as Error;
     }
     this.#consumer = consumer;
+    this.log.info("consuming", {
+      topic: settings.topic,
+      group: settings.group,
+      client: this.options.kafkaClient,
+    });
     const failure = await Promise.race([finished.then(() => undefined), consumer.crashed]);
     this.#consumer = undefined;
     if (failure === undefined) await this.withShutdownTimeout(consumer.stop());

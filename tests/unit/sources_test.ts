@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readAlphaVantageReply } from "../../lib/market/alphavantage_format.ts";
 import { parseCsv, parseDate } from "../../lib/market/csv.ts";
+import { parseIsoTime } from "../../lib/market/time.ts";
 import { syntheticTicks } from "../../lib/market/synthetic.ts";
 
 Deno.test("the Yahoo-style OHLCV CSV is read, bad rows reported with their line numbers", () => {
@@ -143,4 +144,24 @@ Deno.test("Alpha Vantage replies: bars oldest first, throttle notes and errors t
   assert.equal(readAlphaVantageReply({ Information: "rate limit" }, "IBM").kind, "throttled");
   assert.equal(readAlphaVantageReply({ "Error Message": "Invalid API call" }, "IBM").kind, "error");
   assert.equal(readAlphaVantageReply("nope", "IBM").kind, "error");
+});
+
+Deno.test("dates: the wire form reads exactly as Date.parse does, impossible ones as NaN", () => {
+  for (
+    const t of [
+      "2024-01-02T14:30:00.000Z",
+      "2000-02-29T23:59:59.999Z",
+      "1999-12-31T00:00:00.001Z",
+    ]
+  ) assert.equal(parseIsoTime(t), Date.parse(t), t);
+  for (
+    const t of [
+      "2001-02-29T00:00:00.000Z",
+      "2024-04-31T00:00:00.000Z",
+      "2024-01-02T24:00:00.000Z",
+      "2024-01-02T14:60:00.000Z",
+      "2024-01-02T14:30:00.00xZ",
+      "2024-01-02 14:30:00.000Z",
+    ]
+  ) assert.ok(Number.isNaN(parseIsoTime(t)), t);
 });
