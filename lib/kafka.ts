@@ -18,6 +18,32 @@ import type { Admin, Consumer, Kafka, KafkaConfig, LogEntry, Producer, SASLOptio
 import { bool, name, oneOf, secret, str } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { NonRetriableError } from "./non_retriable_error.ts";
+import {
+  type BatchConsumer,
+  brokerList,
+  type ConsumeOptions,
+  type KafkaConnection,
+  type KafkaRecord,
+  type PartitionBatch,
+  produceRequests,
+  type RecordProducer,
+  shortText,
+} from "./kafka_client.ts";
+
+// The shared shapes, for the runtime and workers that import this file.
+export {
+  type BatchConsumer,
+  brokerList,
+  type ConsumeOptions,
+  type KafkaConnection,
+  type KafkaRecord,
+  type OutgoingRecord,
+  type PartitionBatch,
+  produceRequests,
+  type RecordProducer,
+  shortText,
+  utf8Length,
+} from "./kafka_client.ts";
 
 const { Kafka: KafkaClient, logLevel, CompressionTypes } = kafkajs;
 
@@ -50,45 +76,9 @@ export const kafkaOptions = {
   ),
 };
 
-/** Values of {@link kafkaOptions}. */
-export interface KafkaConnection {
-  kafkaBrokers: string;
-  kafkaClientId: string;
-  kafkaSsl: boolean;
-  kafkaSslCaFile: string;
-  kafkaSaslMechanism: "none" | "plain" | "scram-sha-256" | "scram-sha-512";
-  kafkaSaslUsername: string;
-  kafkaSaslPassword: string;
-  kafkaClient: "kafkajs" | "platformatic";
-  kafkaProducer: "kafkajs" | "platformatic";
-}
-
 /** The topic-name option of a trigger or output (allow-listed characters only). */
 export const topicOption = (env: string, help: string, fallback: string) =>
   name(env, help, fallback);
-
-/** A record as consumed; `value` is the raw payload. */
-export interface KafkaRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Uint8Array | null;
-  headers: Record<string, string>;
-  timestamp: string;
-}
-
-/** A record to produce; `value` is already encoded. */
-export interface OutgoingRecord {
-  key: string;
-  value: string | Uint8Array;
-  headers?: Record<string, string>;
-}
-
-/** The bootstrap brokers of KAFKA_BROKERS, for either client library. */
-export function brokerList(conn: KafkaConnection): string[] {
-  return conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean);
-}
 
 // Kafka error codes (and client error names) that no retry can fix: credentials, authorisation,
 // settings. Everything else — unknown topic or partition, no leader yet, not the leader,
@@ -166,54 +156,6 @@ export function createKafka(conn: KafkaConnection, log: Logger, clientSuffix = "
   return new KafkaClient(config);
 }
 
-/** Bytes `text` takes in UTF-8, counted without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      bytes += 4; // a surrogate pair: one code point of four bytes
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-const byteSize = (v: string | Uint8Array | null | undefined) =>
-  v == null ? 0 : typeof v === "string" ? utf8Length(v) : v.byteLength;
-
-/**
- * Splits records into produce requests of at most about 512 KiB of UTF-8 (keys, values and
- * headers counted in bytes): the broker refuses a record batch over message.max.bytes (1 MB),
- * and the margin covers framing.
- */
-export function produceRequests<
-  R extends {
-    key?: string | null;
-    value: string | Uint8Array | null;
-    headers?: Record<string, string>;
-  },
->(records: R[]): R[][] {
-  const requests: R[][] = [];
-  let current: R[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    let size = byteSize(r.value) + byteSize(r.key) + 64;
-    for (const k in r.headers) size += utf8Length(k) + utf8Length(r.headers[k]) + 8;
-    if (current.length > 0 && bytes + size > 512 * 1024) {
-      requests.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(r);
-    bytes += size;
-  }
-  if (current.length > 0) requests.push(current);
-  return requests;
-}
-
 /** kafkajs mis-encodes a plain Uint8Array (the broker rejects the whole batch): wrap it. */
 export function asKafkaValue<V extends string | Uint8Array | null>(
   value: V,
@@ -221,12 +163,6 @@ export function asKafkaValue<V extends string | Uint8Array | null>(
   return value === null || typeof value === "string"
     ? value
     : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
-/** A connected producer. `send` resolves once every broker acknowledged (acks=all). */
-export interface RecordProducer {
-  send(topic: string, records: OutgoingRecord[]): Promise<void>;
-  close(): Promise<void>;
 }
 
 /**
@@ -263,6 +199,7 @@ export async function openProducer(
             key: r.key,
             value: asKafkaValue(r.value),
             headers: r.headers,
+            partition: r.partition,
           })),
         }));
       }
@@ -300,13 +237,8 @@ export async function ensureTopics(
           topic: t.topic,
           numPartitions: t.partitions,
           replicationFactor: -1,
-          // State values can outgrow the 1 MB default: allow 16 MB on compacted (state) topics.
-          configEntries: t.compacted
-            ? [{ name: "cleanup.policy", value: "compact" }, {
-              name: "max.message.bytes",
-              value: String(16 << 20),
-            }]
-            : [],
+          // Changelogs keep the latest value per key.
+          configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
         })),
       })).catch((error) => {
         // Two workers creating the same topic at once is fine.
@@ -342,6 +274,19 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
   throw new Error(`no leader within ${timeoutMs / 1000}s for ${missing}`);
 }
 
+/** How many partitions `topic` has (0 when it does not exist). */
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await finalOrRetriable(admin.connect());
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Per partition: the high-water mark now and the group's committed offset (-1 if none). */
 export async function partitionPositions(
   kafka: Kafka,
@@ -363,51 +308,6 @@ export async function partitionPositions(
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Batch consumption settings (AWS Lambda's event-source mapping words). */
-export interface ConsumeOptions {
-  topic: string;
-  group: string;
-  /** Most records handed to `onBatch` at once. */
-  batchSize: number;
-  /** How long a fetch may wait for `batchSize` records to arrive. */
-  batchWindowMs: number;
-  /** How long the group waits for a silent member (a killed one) before reassigning. */
-  sessionTimeoutMs: number;
-  /** Partitions whose batches are handled at the same time (order holds within each). */
-  concurrency: number;
-}
-
-/** One partition's slice of records, all from the same topic-partition, in offset order. */
-export interface PartitionBatch {
-  topic: string;
-  partition: number;
-  records: KafkaRecord[];
-  highWatermark: bigint;
-  /** Keeps the group membership alive while a slow batch is retried. */
-  heartbeat(): Promise<void>;
-}
-
-/** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
-export interface BatchConsumer {
-  stop(): Promise<void>;
-  /** Resolves when the consumer crashed on its own (kafkajs gave up); never on `stop()`. */
-  crashed: Promise<Error>;
-}
-
-/**
- * Keys and header values are a few ASCII bytes: decoding them in JavaScript beats a call into
- * Deno's UTF-8 decoder per value (a tenth of the transform's time); anything else decodes as UTF-8.
- */
-export function shortText(b: Buffer): string {
-  if (b.length > 32) return b.toString();
-  let s = "";
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] > 127) return b.toString();
-    s += String.fromCharCode(b[i]);
-  }
-  return s;
 }
 
 function toRecord(topic: string, partition: number, m: kafkajs.KafkaMessage): KafkaRecord {
@@ -461,6 +361,9 @@ export async function consumeBatches(
   // rebalance, say); only a crash it will not restart from ends the worker.
   consumer.on(consumer.events.CRASH, (event) => {
     if (!stopping && !event.payload.restart) crash(event.payload.error);
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    options.onAssigned?.(event.payload.memberAssignment[options.topic] ?? []);
   });
   // kafkajs' commitOffsets silently does nothing once stop() has begun, so stop() must wait for
   // the slice in flight to be handled and committed before it tells kafkajs to stop.
@@ -530,10 +433,15 @@ export async function consumeBatches(
 }
 
 /**
- * Every record of `topic`, all partitions, from the beginning up to the high-water marks of now
- * (a throwaway consumer group, deleted afterwards). For state topics, dead letters and tests.
+ * Every record of `topic` (or of some of its `partitions`), from the beginning up to the
+ * high-water marks of now (a throwaway consumer group, deleted afterwards). For changelogs, dead
+ * letters and tests.
  */
-export async function readToEnd(kafka: Kafka, topic: string): Promise<KafkaRecord[]> {
+export async function readToEnd(
+  kafka: Kafka,
+  topic: string,
+  partitions?: readonly number[],
+): Promise<KafkaRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const records: KafkaRecord[] = [];
@@ -542,6 +450,7 @@ export async function readToEnd(kafka: Kafka, topic: string): Promise<KafkaRecor
     const offsets = await admin.fetchTopicOffsets(topic);
     const remaining = new Map<number, bigint>();
     for (const o of offsets) {
+      if (partitions && !partitions.includes(o.partition)) continue;
       if (BigInt(o.high) > BigInt(o.low)) remaining.set(o.partition, BigInt(o.high));
     }
     if (remaining.size === 0) return records;
@@ -554,6 +463,7 @@ export async function readToEnd(kafka: Kafka, topic: string): Promise<KafkaRecor
       await consumer.run({
         autoCommit: false,
         eachBatch: ({ batch }) => {
+          if (partitions && !partitions.includes(batch.partition)) return Promise.resolve();
           for (const m of batch.messages) records.push(toRecord(topic, batch.partition, m));
           const last = batch.messages.at(-1);
           const target = remaining.get(batch.partition);
@@ -573,17 +483,4 @@ export async function readToEnd(kafka: Kafka, topic: string): Promise<KafkaRecor
   } finally {
     await admin.disconnect();
   }
-}
-
-/** The latest value per key of a compacted topic (a null value deletes the key). */
-export async function readTopicToEnd(
-  kafka: Kafka,
-  topic: string,
-): Promise<Map<string, Uint8Array>> {
-  const values = new Map<string, Uint8Array>();
-  for (const r of await readToEnd(kafka, topic)) {
-    if (r.value === null) values.delete(r.key ?? "");
-    else values.set(r.key ?? "", r.value);
-  }
-  return values;
 }

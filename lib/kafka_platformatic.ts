@@ -32,7 +32,7 @@ import {
   produceRequests,
   type RecordProducer,
   shortText,
-} from "./kafka.ts";
+} from "./kafka_client.ts";
 
 const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
   v === undefined
@@ -115,6 +115,7 @@ export async function openPlatformaticProducer(conn: KafkaConnection): Promise<R
             key: r.key,
             value: r.value,
             headers: r.headers ? new Map(Object.entries(r.headers)) : undefined,
+            partition: r.partition,
           })),
         });
       }
@@ -183,6 +184,10 @@ export async function consumePlatformatic(
     if (!stopping) crash(error);
   };
   consumer.on("error", fail);
+  consumer.on("consumer:group:join", () => {
+    const mine = consumer.assignments?.find((a) => a.topic === options.topic);
+    options.onAssigned?.(mine?.partitions ?? []);
+  });
 
   // High-water marks for the lag metric, refreshed in the background (never on the hot path).
   const highs = new Map<number, bigint>();

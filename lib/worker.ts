@@ -61,6 +61,7 @@ import {
 import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { RecordError } from "./record_error.ts";
 import { isNonRetriable } from "./non_retriable_error.ts";
+import { type KeyedState, type KeyedStateSpec, StateStore, type StateView } from "./keyed_state.ts";
 import { backoffDelay, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { parseSchedule, runOnSchedule, type Schedule } from "./schedule.ts";
 
@@ -196,6 +197,9 @@ export interface HandlerContext<V, O> {
   deadLetter(record: KafkaRecord, error: RecordError): Promise<void>;
   /** The partition slice being handled, dead letters included (Kafka trigger only). */
   source?: BatchSource;
+  /** The keyed state of the slice's partition (Kafka workers that declare `state`). */
+  // deno-lint-ignore no-explicit-any
+  state: KeyedState<any>;
 }
 
 /** Where a batch came from: one topic-partition, offsets first..last inclusive. */
@@ -220,6 +224,9 @@ interface Common<S extends OptionSpecs, O> {
 
 export interface KafkaWorker<S extends OptionSpecs, O, T> extends Common<S, O> {
   trigger: KafkaTrigger;
+  /** Keyed state the runtime keeps for the handler (see lib/keyed_state.ts). */
+  // deno-lint-ignore no-explicit-any
+  state?: KeyedStateSpec<any>;
   /** Per record; a thrown RecordError sends that record to the dead-letter topic. */
   decode(record: KafkaRecord, options: OptionValues<S>): T;
   handle(batch: Message<T>[], ctx: HandlerContext<OptionValues<S>, O>): Promise<void>;
@@ -299,6 +306,7 @@ function runtimeOptions(def: Worker): OptionSpecs {
   );
   common.scheduleTz = str("SCHEDULE_TZ", "time zone of SCHEDULE (IANA name)", "UTC");
   if (def.trigger.kind !== "kafka") return common;
+  const { state } = def as KafkaWorker<OptionSpecs, unknown, unknown>;
   return {
     ...common,
     ...kafkaOptions,
@@ -316,6 +324,7 @@ function runtimeOptions(def: Worker): OptionSpecs {
     ),
     dlqTopic: topicOption("DLQ_TOPIC", "dead-letter topic", "market.dlq"),
     topicPartitions,
+    ...(state ? { [`topic:${state.topic.env}`]: state.topic } : {}),
     concurrency: int(
       "PARTITION_CONCURRENCY",
       "partitions handled at the same time (order holds within each)",
@@ -403,6 +412,15 @@ function helpFlags(def: Worker): string[] {
   return lines;
 }
 
+const noState: KeyedState<unknown> = {
+  get() {
+    throw new Error("this worker declares no state");
+  },
+  set() {
+    throw new Error("this worker declares no state");
+  },
+};
+
 class Runtime {
   readonly log: Logger;
   readonly metrics: WorkerMetrics;
@@ -410,6 +428,7 @@ class Runtime {
   #kafka?: Kafka;
   #outputs: Record<string, { close(): Promise<void> }> = {};
   #dlq?: RecordProducer;
+  #state?: StateStore;
   #ready = false;
   #consumer?: BatchConsumer;
   #fatal?: Error;
@@ -437,9 +456,13 @@ class Runtime {
     this.metrics.ready.set(this.ready ? 1 : 0);
   }
 
-  context(source?: BatchSource): HandlerContext<AnyValues, Record<string, unknown>> {
+  context(
+    source?: BatchSource,
+    state: KeyedState<unknown> = noState,
+  ): HandlerContext<AnyValues, Record<string, unknown>> {
     return {
       source,
+      state,
       options: this.options,
       outputs: this.#outputs as never,
       log: this.log,
@@ -532,6 +555,11 @@ class Runtime {
         policy,
         "connecting to Kafka",
       );
+      const { state } = def as KafkaWorker<OptionSpecs, unknown, unknown>;
+      if (state) {
+        const changelog = options[`topic:${state.topic.env}`] as string;
+        this.#state = new StateStore(changelog, this.kafka(), this.#dlq, log);
+      }
     }
     if (def.setup) await retry(() => def.setup!(this.context() as never), policy, "setup");
   }
@@ -634,6 +662,13 @@ class Runtime {
       this.retryPolicy("preparing the input topic"),
       `preparing topic ${topic}`,
     );
+    if (this.#state) {
+      await retry(
+        () => this.#state!.prepare(topic),
+        this.retryPolicy("preparing the state changelog"),
+        "preparing the state changelog",
+      );
+    }
     let remaining: Map<number, bigint> | undefined;
     if (untilEnd) {
       const positions = await retry(
@@ -768,9 +803,14 @@ class Runtime {
     metrics.recordsIn.inc({ topic: batch.topic }, batch.records.length);
     try {
       await retry(async () => {
+        // Records below the state's stamp were absorbed before a crash or a rebalance.
+        const store = this.#state && await this.#state.partition(batch.partition);
+        const records = store
+          ? batch.records.filter((r) => BigInt(r.offset) >= store.next)
+          : batch.records;
         const messages: Message<unknown>[] = [];
         const failures: { record: KafkaRecord; error: RecordError }[] = [];
-        for (const record of batch.records) {
+        for (const record of records) {
           try {
             messages.push({ value: def.decode(record, options), record });
           } catch (error) {
@@ -785,7 +825,13 @@ class Runtime {
           firstOffset: BigInt(first),
           lastOffset: BigInt(last),
         };
-        if (messages.length > 0) await def.handle(messages, this.context(source) as never);
+        const view: StateView<unknown> | undefined = store && this.#state!.view(store);
+        if (messages.length > 0) await def.handle(messages, this.context(source, view) as never);
+        // The state moves past this slice only after its outputs (and dead letters) were
+        // acknowledged, and before the offsets are committed.
+        if (store && records.length > 0) {
+          await this.#state!.write(batch.partition, store, view!, BigInt(last) + 1n);
+        }
       }, {
         attempts: options.maxRetryAttempts,
         baseMs: options.retryBaseMs,

@@ -260,7 +260,8 @@ async function ensureProjectTopics() {
     { topic: env.TICKS_TOPIC, partitions },
     { topic: env.BARS_TOPIC, partitions },
     { topic: env.DLQ_TOPIC, partitions },
-    { topic: "market.transform.state", partitions: 1, compacted: true },
+    // transform's per-symbol state: a changelog partitioned like its input.
+    { topic: "market.transform.changelog", partitions, compacted: true },
   ]);
 }
 

@@ -24,32 +24,14 @@
 import {
   advance,
   type IndicatorPeriods,
-  type Indicators,
   indicatorsFor,
   type IndicatorState,
   newIndicatorState,
 } from "./indicators.ts";
 import { atLeastAsCoarse, type Interval, periodsPerYear, periodStart } from "./intervals.ts";
-import type { InputRecord } from "./record.ts";
+import type { Bar, IndicatorBar, InputRecord } from "./types.ts";
 
-/** One bar of one symbol and interval; `start` is the period start (ms, UTC). */
-export interface Bar {
-  symbol: string;
-  interval: Interval;
-  start: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  /** trades in the bar (bars from ticks); null for bars built from source bars */
-  trades: number | null;
-  /** Σ price·size / Σ size (bars from ticks with volume); null otherwise */
-  vwap: number | null;
-}
-
-/** A bar with its indicators: the record of `market.bars` and a row of each store. */
-export type IndicatorBar = Bar & Indicators;
+export type { Bar, IndicatorBar } from "./types.ts";
 
 interface OpenBar extends Bar {
   /** Σ price·size so far, for VWAP */

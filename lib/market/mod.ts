@@ -3,6 +3,7 @@
  * indicators.
  * @module
  */
+export * from "./types.ts";
 export * from "./record.ts";
 export * from "./intervals.ts";
 export * from "./indicators.ts";

@@ -12,7 +12,14 @@
  */
 import { RecordError } from "../record_error.ts";
 import { parseIsoTime } from "./time.ts";
-import type { IndicatorBar } from "./bars.ts";
+import {
+  type IndicatorBar,
+  type InputRecord,
+  SOURCE_INTERVALS,
+  type SourceBar,
+  type SourceInterval,
+  type Tick,
+} from "./types.ts";
 import { type Interval, INTERVALS } from "./intervals.ts";
 
 /** The only schema version this code reads and writes. */
@@ -24,32 +31,8 @@ export const headerNames = {
   ingestedAt: "ingested-at",
 } as const;
 
-/** A trade: price and size at a time (ms since the epoch, UTC). */
-export interface Tick {
-  symbol: string;
-  ts: number;
-  price: number;
-  size: number;
-}
-
-/** OHLCV of one period as a source reports it (for example a daily row of a CSV). */
-export interface SourceBar {
-  symbol: string;
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  /** The source's granularity: only this interval and coarser ones are built from it (1d when absent). */
-  interval?: SourceInterval;
-}
-
-/** Granularities a bar source can have. */
-export const SOURCE_INTERVALS = ["1d", "1w", "1mo"] as const satisfies readonly Interval[];
-export type SourceInterval = (typeof SOURCE_INTERVALS)[number];
-
-export type InputRecord = ({ kind: "tick" } & Tick) | ({ kind: "bar" } & SourceBar);
+export type { InputRecord, SourceBar, SourceInterval, Tick } from "./types.ts";
+export { SOURCE_INTERVALS } from "./types.ts";
 
 // 1900..2199 covers any market history and catches seconds-vs-milliseconds mix-ups.
 const MIN_TS = Date.UTC(1900, 0, 1);
@@ -316,7 +299,8 @@ export function decodeBar(value: Uint8Array | null, headers: Record<string, stri
     throw new RecordError(`interval must be one of ${INTERVALS.join(", ")}`, "interval");
   }
   const start = timestamp({ ts: field(obj, "start") });
-  const source = validateSourceBar({ ...obj, ts: obj.start });
+  // The OHLCV checks of a source bar; the bar's own interval was checked above (any interval).
+  const source = validateSourceBar({ ...obj, ts: obj.start, interval: undefined });
   const bar: IndicatorBar = {
     symbol: source.symbol,
     interval: interval as Interval,

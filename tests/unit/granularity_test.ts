@@ -62,3 +62,20 @@ Deno.test("granularity travels on the wire; daily records stay as they were; a b
   const tampered = bad.value.replace('"volume":0', '"volume":0,"interval":"1m"');
   assert.throws(() => decodeInput(new TextEncoder().encode(tampered), bad.headers), RecordError);
 });
+
+Deno.test("granularity: bars of every interval still decode in the sink (1m … 1mo)", async () => {
+  const { decodeBar, encodeBar } = await import("../../lib/market/record.ts");
+  const { buildBars } = await import("../../lib/market/bars.ts");
+  const ticks = [0, 60_000, 3_600_000].map((dt, i) => ({
+    kind: "tick" as const,
+    symbol: "SYN",
+    ts: Date.UTC(2024, 0, 2, 14, 30) + dt,
+    price: 10 + i,
+    size: 1,
+  }));
+  const { bars } = buildBars(new Map(), ticks, { ...cfg, tickIntervals: ["1m", "5m", "1h"] });
+  for (const bar of bars) {
+    const e = encodeBar(bar);
+    assert.equal(decodeBar(new TextEncoder().encode(e.value), e.headers).interval, bar.interval);
+  }
+});

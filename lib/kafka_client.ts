@@ -1,0 +1,153 @@
+/**
+ * What both Kafka client implementations share: the connection settings, the record shapes, the
+ * producer and consumer interfaces the runtime programs against, and the byte-level helpers
+ * (produce-request splitting, short-text decoding). The implementations — kafkajs in
+ * `kafka.ts`, @platformatic/kafka in `kafka_platformatic.ts` — import this file and not each other.
+ *
+ * @example
+ * ```ts
+ * import { produceRequests } from "./kafka_client.ts";
+ * const requests = produceRequests([{ key: "AAPL", value: "{}" }]); // [[{ key: "AAPL", value: "{}" }]]
+ * ```
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+
+/** The connection options every Kafka-using worker reads (`kafkaOptions` in lib/kafka.ts). */
+export interface KafkaConnection {
+  kafkaBrokers: string;
+  kafkaClientId: string;
+  kafkaSsl: boolean;
+  kafkaSslCaFile: string;
+  kafkaSaslMechanism: "none" | "plain" | "scram-sha-256" | "scram-sha-512";
+  kafkaSaslUsername: string;
+  kafkaSaslPassword: string;
+  kafkaClient: "kafkajs" | "platformatic";
+  kafkaProducer: "kafkajs" | "platformatic";
+}
+
+/** A record as consumed; `value` is the raw payload. */
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+/** A record to produce; `value` is already encoded. */
+export interface OutgoingRecord {
+  key: string;
+  value: string | Uint8Array;
+  headers?: Record<string, string>;
+  /** A partition of its own choosing (a changelog follows its input); default: by key. */
+  partition?: number;
+}
+
+/** The bootstrap brokers of KAFKA_BROKERS, for either client library. */
+export function brokerList(conn: KafkaConnection): string[] {
+  return conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean);
+}
+
+/** Bytes `text` takes in UTF-8, counted without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair: one code point of four bytes
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const byteSize = (v: string | Uint8Array | null | undefined) =>
+  v == null ? 0 : typeof v === "string" ? utf8Length(v) : v.byteLength;
+
+/**
+ * Splits records into produce requests of at most about 512 KiB of UTF-8 (keys, values and
+ * headers counted in bytes): the broker refuses a record batch over message.max.bytes (1 MB),
+ * and the margin covers framing.
+ */
+export function produceRequests<
+  R extends {
+    key?: string | null;
+    value: string | Uint8Array | null;
+    headers?: Record<string, string>;
+  },
+>(records: R[]): R[][] {
+  const requests: R[][] = [];
+  let current: R[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    let size = byteSize(r.value) + byteSize(r.key) + 64;
+    for (const k in r.headers) size += utf8Length(k) + utf8Length(r.headers[k]) + 8;
+    if (current.length > 0 && bytes + size > 512 * 1024) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/** A connected producer. `send` resolves once every broker acknowledged (acks=all). */
+export interface RecordProducer {
+  send(topic: string, records: OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Batch consumption settings (AWS Lambda's event-source mapping words). */
+export interface ConsumeOptions {
+  topic: string;
+  group: string;
+  /** Most records handed to `onBatch` at once. */
+  batchSize: number;
+  /** How long a fetch may wait for `batchSize` records to arrive. */
+  batchWindowMs: number;
+  /** How long the group waits for a silent member (a killed one) before reassigning. */
+  sessionTimeoutMs: number;
+  /** Partitions whose batches are handled at the same time (order holds within each). */
+  concurrency: number;
+  /** Told the input partitions this member holds after each rebalance. */
+  onAssigned?: (partitions: number[]) => void;
+}
+
+/** One partition's slice of records, all from the same topic-partition, in offset order. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: KafkaRecord[];
+  highWatermark: bigint;
+  /** Keeps the group membership alive while a slow batch is retried. */
+  heartbeat(): Promise<void>;
+}
+
+/** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
+export interface BatchConsumer {
+  stop(): Promise<void>;
+  /** Resolves when the consumer crashed on its own (kafkajs gave up); never on `stop()`. */
+  crashed: Promise<Error>;
+}
+
+/**
+ * Keys and header values are a few ASCII bytes: decoding them in JavaScript beats a call into
+ * Deno's UTF-8 decoder per value (a tenth of the transform's time); anything else decodes as UTF-8.
+ */
+export function shortText(b: Buffer): string {
+  if (b.length > 32) return b.toString();
+  let s = "";
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] > 127) return b.toString();
+    s += String.fromCharCode(b[i]);
+  }
+  return s;
+}

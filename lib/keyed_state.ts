@@ -1,0 +1,161 @@
+/**
+ * Keyed state owned by the runtime: a worker declares `state: keyedState(topicOption(...))` and
+ * its handler reads and writes values by key (`state.get(symbol)`, `state.set(symbol, value)`);
+ * the runtime keeps them.
+ *
+ * Where: a compacted changelog topic with as many partitions as the input, each input partition's
+ * keys in the changelog partition of the same number, one record per key (the latest wins), so
+ * state follows its partition from replica to replica and no record grows with the number of keys.
+ *
+ * When: after the handler's outputs were acknowledged, the keys it changed are written, each
+ * stamped with the input offset the state now covers, together with a marker record holding the
+ * same stamp; only then are the input offsets committed. A replica restores just the partitions
+ * it is assigned (on their first slice after an assignment), and drops redelivered records below
+ * the stamp: after a crash between any two steps, a record is either absorbed once or replayed from
+ * the state before it, so outputs never depend on where a crash fell.
+ *
+ * @example
+ * ```ts
+ * const counts = keyedState<number>(topicOption("COUNT_STATE_TOPIC", "changelog", "counts.changelog"));
+ * // in the handler: state.set(key, (state.get(key) ?? 0) + 1);
+ * ```
+ * @module
+ */
+import type { Kafka } from "kafkajs";
+import type { OptionSpec } from "./config.ts";
+import {
+  ensureTopics,
+  type KafkaRecord,
+  partitionCount,
+  readToEnd,
+  type RecordProducer,
+} from "./kafka.ts";
+import type { Logger } from "./log.ts";
+
+/** The state a worker declares: where its changelog lives. */
+export interface KeyedStateSpec<V> {
+  topic: OptionSpec<string>;
+  /** Phantom: the value type the handler sees. */
+  readonly value?: V;
+}
+
+/** Declares keyed state kept in the changelog topic named by `topic`. */
+export function keyedState<V>(topic: OptionSpec<string>): KeyedStateSpec<V> {
+  return { topic };
+}
+
+/** What a handler sees: the values of the partition being handled. */
+export interface KeyedState<V> {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+}
+
+/** The header of every changelog record: the next input offset the state covers. */
+export const stampHeader = "state.next-offset";
+// The marker's key: a NUL byte, which no key of a record's own can start with.
+const markerKey = "\u0000next-offset";
+
+interface PartitionStore {
+  values: Map<string, unknown>;
+  /** The next input offset the state covers: records below it were absorbed already. */
+  next: bigint;
+}
+
+/** A slice's view of its partition's state, and the keys it changed. */
+export interface StateView<V> extends KeyedState<V> {
+  changed: Map<string, V>;
+}
+
+/** The runtime side of keyed state for one input topic. */
+export class StateStore {
+  #partitions = new Map<number, PartitionStore>();
+  #assigned: Set<number> | undefined;
+
+  constructor(
+    readonly changelog: string,
+    readonly kafka: Kafka,
+    readonly producer: RecordProducer,
+    readonly log: Logger,
+  ) {}
+
+  /**
+   * Creates the changelog (compacted, with the input's partition count) if missing; a changelog
+   * with another partition count cannot follow its input and is refused.
+   */
+  async prepare(input: string) {
+    const partitions = await partitionCount(this.kafka, input);
+    await ensureTopics(this.kafka, [{ topic: this.changelog, partitions, compacted: true }]);
+    const have = await partitionCount(this.kafka, this.changelog);
+    if (have !== partitions) {
+      throw new Error(
+        `changelog ${this.changelog} has ${have} partitions, its input ${input} ${partitions}`,
+      );
+    }
+  }
+
+  /** The group gave this replica `partitions`: the state of any other one may go stale. */
+  assigned(partitions: readonly number[]) {
+    this.#assigned = new Set(partitions);
+    for (const p of this.#partitions.keys()) {
+      if (!this.#assigned.has(p)) this.#partitions.delete(p);
+    }
+  }
+
+  /** The state of `partition`, restored from its changelog partition when not held. */
+  async partition(partition: number): Promise<PartitionStore> {
+    const held = this.#partitions.get(partition);
+    if (held) return held;
+    const started = performance.now();
+    const store: PartitionStore = { values: new Map(), next: 0n };
+    const decoder = new TextDecoder();
+    for (const record of await readToEnd(this.kafka, this.changelog, [partition])) {
+      applyChangelog(store, record, decoder);
+    }
+    this.#partitions.set(partition, store);
+    this.log.info("state restored", {
+      topic: this.changelog,
+      partition,
+      keys: store.values.size,
+      nextOffset: store.next.toString(),
+      ms: Math.round(performance.now() - started),
+    });
+    return store;
+  }
+
+  /** A view for one slice: reads see this partition's values and the slice's own writes. */
+  view<V>(store: PartitionStore): StateView<V> {
+    const changed = new Map<string, V>();
+    return {
+      changed,
+      get: (key) => (changed.has(key) ? changed.get(key) : store.values.get(key) as V | undefined),
+      set: (key, value) => void changed.set(key, value),
+    };
+  }
+
+  /**
+   * Writes the slice's changed keys and the marker to the changelog partition, stamped with
+   * `next`; resolves when the brokers acknowledged. Then the held state moves on.
+   */
+  async write<V>(partition: number, store: PartitionStore, view: StateView<V>, next: bigint) {
+    const headers = { [stampHeader]: next.toString() };
+    const records = [...view.changed].map(([key, value]) => ({
+      key,
+      value: JSON.stringify(value),
+      headers,
+      partition,
+    }));
+    records.push({ key: markerKey, value: next.toString(), headers, partition });
+    await this.producer.send(this.changelog, records);
+    for (const [key, value] of view.changed) store.values.set(key, value);
+    store.next = next;
+  }
+}
+
+/** Applies one changelog record to a partition's state (restore). */
+export function applyChangelog(store: PartitionStore, record: KafkaRecord, decoder: TextDecoder) {
+  const stamp = record.headers[stampHeader];
+  if (stamp !== undefined && BigInt(stamp) > store.next) store.next = BigInt(stamp);
+  if (record.key === null || record.key === markerKey) return;
+  if (record.value === null) store.values.delete(record.key);
+  else store.values.set(record.key, JSON.parse(decoder.decode(record.value)));
+}

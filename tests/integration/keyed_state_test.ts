@@ -1,0 +1,141 @@
+/**
+ * Keyed state kept by the runtime, against the real broker, with a worker that counts records
+ * per key (tests/support/counter_worker.ts): with exact state a key's counts run 1 … n — no gap
+ * (state lost or moved back) and, once deduplicated by value, no count twice with different
+ * meanings — whatever crash or partition move came in between.
+ */
+import assert from "node:assert/strict";
+import {
+  committedOffsets,
+  createTopics,
+  eventually,
+  kafka,
+  produce,
+  readAll,
+  requireServer,
+  uniqueName,
+} from "../support/servers.ts";
+import { runToEnd, scriptArgs, spawnWorker } from "../support/workers.ts";
+
+const counterArgs = scriptArgs("tests/support/counter_worker.ts");
+const KEYS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"];
+
+async function setup(partitions: number) {
+  await requireServer("kafka");
+  const id = uniqueName("state");
+  const env = {
+    IN_TOPIC: `${id}.in`,
+    OUT_TOPIC: `${id}.out`,
+    COUNTER_STATE_TOPIC: `${id}.changelog`,
+    DLQ_TOPIC: `${id}.dlq`,
+    CONSUMER_GROUP: `${id}-counter`,
+    TOPIC_PARTITIONS: String(partitions),
+    SESSION_TIMEOUT_MS: "6000",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "info",
+  };
+  await createTopics([env.IN_TOPIC, env.OUT_TOPIC], partitions);
+  return env;
+}
+
+/** `perKey` records for every key, in rounds so each slice holds several keys. */
+async function feed(topic: string, perKey: number) {
+  const records = [];
+  for (let i = 0; i < perKey; i++) for (const key of KEYS) records.push({ key, value: `${i}` });
+  await produce(topic, records);
+}
+
+/** Per key, the counts written, deduplicated; and the check that they run 1 … expected. */
+async function countsOf(topic: string, expected: number) {
+  const byKey = new Map<string, Set<number>>();
+  for (const r of await readAll(topic)) {
+    const [key, n] = r.value.split(":");
+    (byKey.get(key) ?? byKey.set(key, new Set()).get(key)!).add(Number(n));
+  }
+  for (const key of KEYS) {
+    const seen = [...(byKey.get(key) ?? [])].sort((a, b) => a - b);
+    assert.deepEqual(seen, Array.from({ length: expected }, (_, i) => i + 1), `counts of ${key}`);
+  }
+}
+
+Deno.test("keyed state: a changelog partitioned like the input, one record per changed key, stamped", async () => {
+  const env = await setup(3);
+  await feed(env.IN_TOPIC, 10);
+  await runToEnd(counterArgs, ["--once"], env);
+  await countsOf(env.OUT_TOPIC, 10);
+  const changelog = await readAll(env.COUNTER_STATE_TOPIC);
+  const admin = kafka.admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [env.COUNTER_STATE_TOPIC] });
+  const configs = await admin.describeConfigs({
+    resources: [{ type: 2, name: env.COUNTER_STATE_TOPIC, configNames: ["cleanup.policy"] }],
+    includeSynonyms: false,
+  });
+  await admin.disconnect();
+  assert.equal(meta.topics[0].partitions.length, 3, "as many partitions as the input");
+  assert.equal(configs.resources[0].configEntries[0].configValue, "compact");
+  const input = await readAll(env.IN_TOPIC);
+  for (const key of KEYS) {
+    const inputPartition = input.find((r) => r.key === key)!.partition;
+    const entries = changelog.filter((r) => r.key === key);
+    assert.ok(entries.length > 0, `${key} has state`);
+    assert.ok(entries.every((r) => r.partition === inputPartition), `${key} follows its input`);
+    assert.equal(entries.at(-1)!.value, "10");
+    assert.ok(entries.every((r) => /^\d+$/.test(r.headers["state.next-offset"])));
+  }
+});
+
+Deno.test("keyed state: a crash after the outputs, before state and commit, replays into the same counts", async () => {
+  const env = await setup(2);
+  await feed(env.IN_TOPIC, 20);
+  const crashed = await runToEnd(counterArgs, ["--once"], { ...env, CRASH_AFTER_SEND: "3" }, 137);
+  assert.ok(crashed.lines.some((l) => l.includes('"consuming"')));
+  await runToEnd(counterArgs, ["--once"], env);
+  await countsOf(env.OUT_TOPIC, 20);
+});
+
+Deno.test("keyed state: state written but the commit lost — the redelivered records are dropped, not counted again", async () => {
+  const env = await setup(2);
+  await feed(env.IN_TOPIC, 15);
+  await runToEnd(counterArgs, ["--once"], env);
+  const before = (await readAll(env.OUT_TOPIC)).length;
+  // The crash between the changelog write and the commit: the group's offsets go back to 0.
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.resetOffsets({ groupId: env.CONSUMER_GROUP, topic: env.IN_TOPIC, earliest: true });
+  await admin.disconnect();
+  const again = await runToEnd(counterArgs, ["--once"], env);
+  assert.equal((await readAll(env.OUT_TOPIC)).length, before, "nothing counted twice");
+  assert.ok(again.lines.some((l) => l.includes('"state restored"')));
+  await countsOf(env.OUT_TOPIC, 15);
+  await feed(env.IN_TOPIC, 1);
+  await runToEnd(counterArgs, ["--once"], env);
+  await countsOf(env.OUT_TOPIC, 16);
+});
+
+Deno.test("keyed state: partitions moving between replicas take their state with them", async () => {
+  const env = await setup(4);
+  const a = spawnWorker(counterArgs, [], env);
+  const b = spawnWorker(counterArgs, [], env);
+  try {
+    const allCommitted = async (perKey: number) => {
+      const total = BigInt(perKey * KEYS.length);
+      await eventually(`${total} records committed`, async () => {
+        const committed = await committedOffsets(env.CONSUMER_GROUP, env.IN_TOPIC);
+        return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
+      }, 90_000);
+    };
+    await feed(env.IN_TOPIC, 10);
+    await allCommitted(10);
+    // A replica dies: its partitions move to the other, which restores their state.
+    a.kill("SIGKILL");
+    await feed(env.IN_TOPIC, 10);
+    await allCommitted(20);
+    await countsOf(env.OUT_TOPIC, 20);
+    assert.ok(b.lines.some((l) => l.includes('"state restored"')));
+  } finally {
+    a.kill("SIGKILL");
+    b.kill("SIGTERM");
+    await b.exited;
+  }
+});
