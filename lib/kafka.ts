@@ -28,6 +28,7 @@ import {
   produceRequests,
   type RecordProducer,
   shortText,
+  type SliceOutcome,
 } from "./kafka_client.ts";
 
 // The shared shapes, for the runtime and workers that import this file.
@@ -42,6 +43,7 @@ export {
   produceRequests,
   type RecordProducer,
   shortText,
+  type SliceOutcome,
   utf8Length,
 } from "./kafka_client.ts";
 
@@ -336,7 +338,7 @@ export async function consumeBatches(
   kafka: Kafka,
   conn: KafkaConnection,
   options: ConsumeOptions,
-  onBatch: (batch: PartitionBatch) => Promise<void>,
+  onBatch: (batch: PartitionBatch) => Promise<SliceOutcome>,
   onCommitted: (partition: number, nextOffset: bigint) => void = () => {},
 ): Promise<BatchConsumer> {
   if (conn.kafkaClient === "platformatic") {
@@ -367,7 +369,7 @@ export async function consumeBatches(
   });
   // kafkajs' commitOffsets silently does nothing once stop() has begun, so stop() must wait for
   // the slice in flight to be handled and committed before it tells kafkajs to stop.
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<unknown>>();
   const started = finalOrRetriable((async () => {
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
@@ -388,23 +390,27 @@ export async function consumeBatches(
             Math.max(500, Math.floor(options.sessionTimeoutMs / 4)),
           );
           const work = (async () => {
-            await onBatch({
+            const outcome = await onBatch({
               topic,
               partition,
               records: slice.map((m) => toRecord(topic, partition, m)),
               highWatermark: BigInt(batch.highWatermark),
               heartbeat,
+              isStale: () => isStale() || !isRunning(),
             });
+            if (outcome === false) return false;
             const last = slice[slice.length - 1].offset;
             const next = BigInt(last) + 1n;
             await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
             resolveOffset(last);
             onCommitted(partition, next);
+            return true;
           })();
           const settled = work.catch(() => {});
           inFlight.add(settled);
           try {
-            await work;
+            // A slice left uncommitted ends this batch: its partition belongs to another member.
+            if (!(await work)) return;
           } finally {
             clearInterval(beat);
             inFlight.delete(settled);

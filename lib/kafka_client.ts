@@ -129,7 +129,15 @@ export interface PartitionBatch {
   highWatermark: bigint;
   /** Keeps the group membership alive while a slow batch is retried. */
   heartbeat(): Promise<void>;
+  /** Whether the partition has moved to another member since this slice was fetched. */
+  isStale(): boolean;
 }
+
+/**
+ * What `onBatch` resolves to: `false` when the slice must not be committed (its partition moved
+ * away meanwhile; the new owner handles it again).
+ */
+export type SliceOutcome = boolean | void;
 
 /** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
 export interface BatchConsumer {

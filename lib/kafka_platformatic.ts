@@ -32,6 +32,7 @@ import {
   produceRequests,
   type RecordProducer,
   shortText,
+  type SliceOutcome,
 } from "./kafka_client.ts";
 
 const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
@@ -153,7 +154,7 @@ function toRecord(m: Consumed): KafkaRecord {
 export async function consumePlatformatic(
   conn: KafkaConnection,
   options: ConsumeOptions,
-  onBatch: (batch: PartitionBatch) => Promise<void>,
+  onBatch: (batch: PartitionBatch) => Promise<SliceOutcome>,
   onCommitted: (partition: number, nextOffset: bigint) => void,
 ): Promise<BatchConsumer> {
   const consumer = new Consumer<string | null, Uint8Array | null, string, string>({
@@ -184,8 +185,11 @@ export async function consumePlatformatic(
     if (!stopping) crash(error);
   };
   consumer.on("error", fail);
+  // The partitions this member holds now: a slice of any other is stale.
+  let held: Set<number> | undefined;
   consumer.on("consumer:group:join", () => {
     const mine = consumer.assignments?.find((a) => a.topic === options.topic);
+    held = new Set(mine?.partitions ?? []);
     options.onAssigned?.(mine?.partitions ?? []);
   });
 
@@ -217,13 +221,15 @@ export async function consumePlatformatic(
   const handleSlice = async (slice: Consumed[]) => {
     const { topic, partition } = slice[0];
     const last = slice[slice.length - 1];
-    await onBatch({
+    const outcome = await onBatch({
       topic,
       partition,
       records: slice.map(toRecord),
       highWatermark: highs.get(partition) ?? last.offset + 1n,
       heartbeat: () => Promise.resolve(),
+      isStale: () => held !== undefined && !held.has(partition),
     });
+    if (outcome === false) return;
     const next = last.offset + 1n;
     await consumer.commit({
       offsets: [{ topic, partition, offset: next, leaderEpoch: last.leaderEpoch }],

@@ -101,15 +101,21 @@ export class StateStore {
     }
   }
 
+  /** Drops the held state of `partition` (it is restored again when next needed). */
+  forget(partition: number) {
+    this.#partitions.delete(partition);
+  }
+
   /** The state of `partition`, restored from its changelog partition when not held. */
   async partition(partition: number): Promise<PartitionStore> {
     const held = this.#partitions.get(partition);
     if (held) return held;
     const started = performance.now();
     const store: PartitionStore = { values: new Map(), next: 0n };
+    const stamps = new Map<string, bigint>();
     const decoder = new TextDecoder();
     for (const record of await readToEnd(this.kafka, this.changelog, [partition])) {
-      applyChangelog(store, record, decoder);
+      applyChangelog(store, stamps, record, decoder);
     }
     this.#partitions.set(partition, store);
     this.log.info("state restored", {
@@ -151,11 +157,23 @@ export class StateStore {
   }
 }
 
-/** Applies one changelog record to a partition's state (restore). */
-export function applyChangelog(store: PartitionStore, record: KafkaRecord, decoder: TextDecoder) {
-  const stamp = record.headers[stampHeader];
-  if (stamp !== undefined && BigInt(stamp) > store.next) store.next = BigInt(stamp);
+/**
+ * Applies one changelog record to a partition's state (restore). A key keeps the value with the
+ * highest stamp, not simply the last one appended: a replica that lost its partition while
+ * writing must not roll a key back.
+ */
+export function applyChangelog(
+  store: PartitionStore,
+  stamps: Map<string, bigint>,
+  record: KafkaRecord,
+  decoder: TextDecoder,
+) {
+  const text = record.headers[stampHeader];
+  const stamp = text === undefined ? 0n : BigInt(text);
+  if (stamp > store.next) store.next = stamp;
   if (record.key === null || record.key === markerKey) return;
+  if (stamp < (stamps.get(record.key) ?? -1n)) return;
+  stamps.set(record.key, stamp);
   if (record.value === null) store.values.delete(record.key);
   else store.values.set(record.key, JSON.parse(decoder.decode(record.value)));
 }

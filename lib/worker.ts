@@ -48,6 +48,7 @@ import {
   type PartitionBatch,
   partitionPositions,
   type RecordProducer,
+  type SliceOutcome,
   topicOption,
 } from "./kafka.ts";
 import {
@@ -562,6 +563,7 @@ class Runtime {
       }
     }
     if (def.setup) await retry(() => def.setup!(this.context() as never), policy, "setup");
+    log.info("connected", { outputs: Object.keys(this.#outputs) });
   }
 
   async dispatch() {
@@ -793,8 +795,9 @@ class Runtime {
   async handleBatch(
     def: KafkaWorker<OptionSpecs, unknown, unknown>,
     batch: PartitionBatch,
-  ) {
+  ): Promise<SliceOutcome> {
     if (this.#fatal) throw this.#fatal;
+    let moved = false;
     const { options, log, metrics } = this;
     const started = performance.now();
     const first = batch.records[0].offset;
@@ -830,6 +833,13 @@ class Runtime {
         // The state moves past this slice only after its outputs (and dead letters) were
         // acknowledged, and before the offsets are committed.
         if (store && records.length > 0) {
+          // A partition that moved away meanwhile belongs to its new owner's state: writing
+          // ours now could overwrite newer state. The new owner handles the slice again.
+          if (batch.isStale()) {
+            moved = true;
+            this.#state!.forget(batch.partition);
+            return;
+          }
           await this.#state!.write(batch.partition, store, view!, BigInt(last) + 1n);
         }
       }, {
@@ -856,6 +866,10 @@ class Runtime {
         : new Error(`batch failed: ${(error as Error).message}`);
       this.#wake();
       throw this.#fatal;
+    }
+    if (moved) {
+      log.info("partition moved to another replica mid-slice: left uncommitted", ctx);
+      return false;
     }
     this.ready = true;
     const lag = batch.highWatermark - (BigInt(last) + 1n);

@@ -151,10 +151,8 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
           [0, 0, 0],
           started.map((w) => w.lines.slice(-3).join("\n")).join("\n---\n"),
         );
-        const reloaded = started.filter((w) =>
-          w.lines.some((l) => l.includes("partition state reloaded"))
-        );
-        console.log(`replicas that reloaded a partition's state: ${reloaded.length}`);
+        const reloaded = started.filter((w) => w.lines.some((l) => l.includes("state restored")));
+        console.log(`replicas that restored a partition's state: ${reloaded.length}`);
         const last = (records: Awaited<ReturnType<typeof readAll>>) => {
           const m = new Map<string, string>();
           for (const r of records) {

@@ -29,7 +29,7 @@ Deno.test("transform waits through a broker stopped right after it connected, be
   try {
     await eventually(
       "transform connected",
-      () => Promise.resolve(transform.lines.some((l) => l.includes("state loaded"))),
+      () => Promise.resolve(transform.lines.some((l) => l.includes('"msg":"connected"'))),
       60_000,
     );
     await infra("down", "kafka");
