@@ -10,7 +10,8 @@
  * When: after the handler's outputs were acknowledged, the keys it changed are written, each
  * stamped with the input offset the state now covers, together with a marker record holding the
  * same stamp; only then are the input offsets committed. A replica restores just the partitions
- * it is assigned (on their first slice after an assignment), and drops redelivered records below
+ * it is assigned (on their first slice after an assignment, or when a slice starts past the held
+ * stamp: another replica absorbed the records in between), and drops redelivered records below
  * the stamp: after a crash between any two steps, a record is either absorbed once or replayed from
  * the state before it, so outputs never depend on where a crash fell.
  *
@@ -106,10 +107,23 @@ export class StateStore {
     this.#partitions.delete(partition);
   }
 
-  /** The state of `partition`, restored from its changelog partition when not held. */
-  async partition(partition: number): Promise<PartitionStore> {
+  /**
+   * The state of `partition` for a slice starting at `firstOffset`: the held one while it is
+   * continuous with the slice, else restored from the changelog partition. A slice that starts
+   * past the held stamp means another replica absorbed the records in between (the group moved
+   * the partition there and back, whether or not this member saw the assignment change), so the
+   * held state is stale.
+   */
+  async partition(partition: number, firstOffset: bigint): Promise<PartitionStore> {
     const held = this.#partitions.get(partition);
-    if (held) return held;
+    if (held && firstOffset <= held.next) return held;
+    if (held) {
+      this.log.info("state moved on elsewhere, restoring", {
+        partition,
+        heldNextOffset: held.next.toString(),
+        firstOffset: firstOffset.toString(),
+      });
+    }
     const started = performance.now();
     const store: PartitionStore = { values: new Map(), next: 0n };
     const stamps = new Map<string, bigint>();

@@ -102,9 +102,10 @@ const colours: Record<LogLevel, string> = {
 export function prettyLine(record: Record<string, unknown>, colour: boolean): string {
   const { time, level, worker, msg, ...ctx } = record;
   const lvl = String(level).toUpperCase().padEnd(5);
+  // Text is quoted only when it holds spaces or quotes; objects and numbers read as JSON.
   const fields = Object.entries(ctx).map(([k, v]) => {
-    const text = typeof v === "string" ? v : JSON.stringify(v);
-    return `${k}=${/[\s"]/.test(text) ? JSON.stringify(text) : text}`;
+    if (typeof v !== "string") return `${k}=${JSON.stringify(v)}`;
+    return `${k}=${/[\s"]/.test(v) || v === "" ? JSON.stringify(v) : v}`;
   }).join(" ");
   const clock = String(time).slice(11, 23);
   if (!colour) return `${clock} ${lvl} ${worker}  ${msg}${fields ? "  " + fields : ""}`;

@@ -807,7 +807,7 @@ class Runtime {
     try {
       await retry(async () => {
         // Records below the state's stamp were absorbed before a crash or a rebalance.
-        const store = this.#state && await this.#state.partition(batch.partition);
+        const store = this.#state && await this.#state.partition(batch.partition, BigInt(first));
         const records = store
           ? batch.records.filter((r) => BigInt(r.offset) >= store.next)
           : batch.records;

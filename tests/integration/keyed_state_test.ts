@@ -139,3 +139,39 @@ Deno.test("keyed state: partitions moving between replicas take their state with
     await b.exited;
   }
 });
+
+Deno.test("keyed state: a replica paused while its partitions moved away and back restores instead of trusting what it held", async () => {
+  const env = await setup(2);
+  const a = spawnWorker(counterArgs, [], env);
+  let b: ReturnType<typeof spawnWorker> | undefined;
+  const allCommitted = async (perKey: number) => {
+    const total = BigInt(perKey * KEYS.length);
+    await eventually(`${total} records committed`, async () => {
+      const committed = await committedOffsets(env.CONSUMER_GROUP, env.IN_TOPIC);
+      return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
+    }, 90_000);
+  };
+  try {
+    await feed(env.IN_TOPIC, 10);
+    await allCommitted(10);
+    // A is frozen: it sees no rebalance, so it keeps the state it held.
+    Deno.kill(a.child.pid, "SIGSTOP");
+    b = spawnWorker(counterArgs, [], env);
+    await feed(env.IN_TOPIC, 10);
+    await allCommitted(20); // B, alone once A's session expired, counts on
+    b.kill("SIGTERM");
+    await b.exited;
+    // A wakes up, rejoins and gets every partition back, its held state now 10 records behind.
+    Deno.kill(a.child.pid, "SIGCONT");
+    await feed(env.IN_TOPIC, 10);
+    await allCommitted(30);
+    await countsOf(env.OUT_TOPIC, 30);
+    assert.ok(a.lines.some((l) => l.includes("state moved on elsewhere, restoring")));
+  } finally {
+    try {
+      Deno.kill(a.child.pid, "SIGCONT");
+    } catch { /* gone */ }
+    a.kill("SIGKILL");
+    b?.kill("SIGKILL");
+  }
+});

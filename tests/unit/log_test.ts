@@ -47,11 +47,16 @@ Deno.test("log: a circular context value is written, not thrown", () => {
 
 Deno.test("log: readable lines carry time, level, worker, message and fields; colour only when asked", () => {
   const plain = capture("pretty", false);
-  plain.log.info("listening", { url: "http://127.0.0.1:9101", mode: "once", note: "two words" });
+  plain.log.info("listening", {
+    url: "http://127.0.0.1:9101",
+    mode: "once",
+    note: "two words",
+    out: { "market.ticks": 3 },
+  });
   assert.match(plain.lines[0], /^\d\d:\d\d:\d\d\.\d{3} /);
   assert.equal(
     plain.lines[0].slice(13),
-    'INFO  w  listening  url=http://127.0.0.1:9101 mode=once note="two words"',
+    'INFO  w  listening  url=http://127.0.0.1:9101 mode=once note="two words" out={"market.ticks":3}',
   );
   assert.ok(!plain.lines[0].includes("\x1b["));
   const coloured = capture("pretty", true);
