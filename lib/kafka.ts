@@ -210,6 +210,13 @@ export async function openProducer(
   };
 }
 
+const changelogConfig = [
+  { name: "cleanup.policy", value: "compact" },
+  { name: "segment.bytes", value: String(16 << 20) },
+  { name: "segment.ms", value: String(10 * 60_000) },
+  { name: "min.cleanable.dirty.ratio", value: "0.1" },
+];
+
 /** A topic the project creates: partitions, and compaction for state topics. */
 export interface TopicSpec {
   topic: string;
@@ -239,8 +246,9 @@ export async function ensureTopics(
           topic: t.topic,
           numPartitions: t.partitions,
           replicationFactor: -1,
-          // Changelogs keep the latest value per key.
-          configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+          // Changelogs keep the latest value per key, and are compacted soon (small segments, a
+          // low dirty ratio), so a restore reads about one record per key rather than history.
+          configEntries: t.compacted ? changelogConfig : [],
         })),
       })).catch((error) => {
         // Two workers creating the same topic at once is fine.

@@ -74,7 +74,7 @@ const options = {
   alphavantageSymbols: list("ALPHAVANTAGE_SYMBOLS", "symbols to fetch", "IBM", (s) => s),
   syntheticSymbols: int("SYNTHETIC_SYMBOLS", "synthetic: number of symbols", 10, {
     min: 1,
-    max: 1000,
+    max: 100_000,
   }),
   syntheticTicks: int("SYNTHETIC_TICKS", "synthetic: ticks to produce", 100_000, { min: 1 }),
   syntheticSeed: int("SYNTHETIC_SEED", "synthetic: seed (same seed, same stream)", 42),
