@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { loadComposeEnv } from "../../lib/env_file.ts";
+import { reachable } from "../support/servers.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const env = loadComposeEnv(new URL("../../", import.meta.url));
@@ -20,15 +21,6 @@ const ports = [
   env.SINK_HTTP_PORT,
   env.API_HTTP_PORT,
 ].map(Number);
-
-async function answering(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The README's command lines, as printed in its "Set up, run, test" block. */
 function readmeCommands(): string[] {
@@ -78,7 +70,7 @@ async function typed(line: string, cwd: string): Promise<{ code: number; seconds
 
 Deno.test("fresh clone: the README's up command brings the pipeline up from an empty .native/, S&P 500 bars in both stores", async () => {
   const busy = [];
-  for (const port of ports) if (await answering(port)) busy.push(port);
+  for (const port of ports) if (await reachable(port)) busy.push(port);
   assert.deepEqual(
     busy,
     [],
@@ -122,7 +114,7 @@ Deno.test("fresh clone: the README's up command brings the pipeline up from an e
     const down = await typed(downCommand, copy);
     console.log(`"${downCommand}": exit ${down.code} in ${down.seconds.toFixed(1)} s`);
     const left = [];
-    for (const port of ports) if (await answering(port)) left.push(port);
+    for (const port of ports) if (await reachable(port)) left.push(port);
     await Deno.remove(copy.replace(/\/marketdata$/, ""), { recursive: true }).catch(() => {});
     assert.equal(down.code, 0, `${downCommand} failed`);
     assert.deepEqual(left, [], "down stops every server and worker it started");

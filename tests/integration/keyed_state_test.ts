@@ -45,6 +45,15 @@ async function feed(topic: string, perKey: number) {
   await produce(topic, records);
 }
 
+/** Waits until the group committed every record fed so far (`perKey` a key). */
+async function allCommittedIn(group: string, topic: string, perKey: number) {
+  const total = BigInt(perKey * KEYS.length);
+  await eventually(`${total} records committed`, async () => {
+    const committed = await committedOffsets(group, topic);
+    return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
+  }, 90_000);
+}
+
 /** Per key, the counts written, deduplicated; and the check that they run 1 … expected. */
 async function countsOf(topic: string, expected: number) {
   const byKey = new Map<string, Set<number>>();
@@ -117,14 +126,8 @@ Deno.test("keyed state: partitions moving between replicas take their state with
   const env = await setup(4);
   const a = spawnWorker(counterArgs, [], env);
   const b = spawnWorker(counterArgs, [], env);
+  const allCommitted = (perKey: number) => allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey);
   try {
-    const allCommitted = async (perKey: number) => {
-      const total = BigInt(perKey * KEYS.length);
-      await eventually(`${total} records committed`, async () => {
-        const committed = await committedOffsets(env.CONSUMER_GROUP, env.IN_TOPIC);
-        return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
-      }, 90_000);
-    };
     await feed(env.IN_TOPIC, 10);
     await allCommitted(10);
     // A replica dies: its partitions move to the other, which restores their state.
@@ -144,13 +147,7 @@ Deno.test("keyed state: a replica paused while its partitions moved away and bac
   const env = await setup(2);
   const a = spawnWorker(counterArgs, [], env);
   let b: ReturnType<typeof spawnWorker> | undefined;
-  const allCommitted = async (perKey: number) => {
-    const total = BigInt(perKey * KEYS.length);
-    await eventually(`${total} records committed`, async () => {
-      const committed = await committedOffsets(env.CONSUMER_GROUP, env.IN_TOPIC);
-      return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
-    }, 90_000);
-  };
+  const allCommitted = (perKey: number) => allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey);
   try {
     await feed(env.IN_TOPIC, 10);
     await allCommitted(10);

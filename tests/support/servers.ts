@@ -17,7 +17,8 @@ export const pgPasswordFile = `${root}.native/secrets/postgres_password`;
 
 const howToStart = "start the native servers with `deno task infra up` (or run `deno task test`)";
 
-async function reachable(port: number): Promise<boolean> {
+/** Whether something listens on 127.0.0.1:`port`. */
+export async function reachable(port: number): Promise<boolean> {
   try {
     (await Deno.connect({ hostname: "127.0.0.1", port })).close();
     return true;
