@@ -5,7 +5,13 @@
  *
  * @example
  * ```ts
- * const bars = await fetchDaily({ baseUrl, apiKey, symbol: "IBM", attempts: 5, baseMs: 1000 });
+ * const bars = await fetchDaily({
+ *   baseUrl: "https://www.alphavantage.co",
+ *   apiKey: Deno.env.get("ALPHAVANTAGE_API_KEY") ?? "",
+ *   symbol: "IBM",
+ *   attempts: 5,
+ *   baseMs: 1000,
+ * });
  * ```
  * @module
  */

@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * const es = await openElasticsearch(options);
+ * declare const es: import("@elastic/elasticsearch").Client;
+ * const docs = [{ id: "SP500|1d|2000-01-03", doc: { symbol: "SP500", close: 1455.22 } }];
  * const { rejected } = await bulkIndex(es, "market-bars", docs, { attempts: 5, baseMs: 200 });
  * ```
  * @module

@@ -4,7 +4,9 @@
  *
  * @example
  * ```ts
- * const server = serveWorkerHttp({ hostname: "127.0.0.1", port: 9101, metrics, isReady: () => true });
+ * import { createMetrics } from "./metrics.ts";
+ * const metrics = createMetrics("example");
+ * const server = serveWorkerHttp({ hostname: "127.0.0.1", port: 0, metrics, isReady: () => true });
  * await server.shutdown();
  * ```
  * @module

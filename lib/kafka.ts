@@ -6,8 +6,11 @@
  *
  * @example
  * ```ts
- * const kafka = createKafka(values, log);
- * const producer = await openProducer(kafka, values);
+ * import { resolveOptions } from "./config.ts";
+ * import { createLogger } from "./log.ts";
+ * const connection = resolveOptions(kafkaOptions, { env: Deno.env.toObject(), flags: {} });
+ * const kafka = createKafka(connection, createLogger("example"));
+ * const producer = await openProducer(kafka, connection);
  * await producer.send("market.ticks", [{ key: "AAPL", value: "{...}", headers: {} }]);
  * ```
  * @module

@@ -8,6 +8,9 @@
  *
  * @example
  * ```ts
+ * import { resolveOptions } from "./config.ts";
+ * import { kafkaOptions } from "./kafka.ts";
+ * const connection = resolveOptions(kafkaOptions, { env: Deno.env.toObject(), flags: {} });
  * const producer = await openPlatformaticProducer(connection);
  * await producer.send("market.ticks", [{ key: "AAPL", value: "{...}" }]);
  * ```

@@ -17,6 +17,7 @@
  *
  * @example
  * ```ts
+ * import { topicOption } from "./kafka.ts";
  * const counts = keyedState<number>(topicOption("COUNT_STATE_TOPIC", "changelog", "counts.changelog"));
  * // in the handler: state.set(key, (state.get(key) ?? 0) + 1);
  * ```

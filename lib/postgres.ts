@@ -5,9 +5,11 @@
  *
  * @example
  * ```ts
- * const db = await openPostgres(options);
- * await migrate(db.pool, migrations);
- * await upsert(db.pool, "bars", barColumns, 3, rows);
+ * import { resolveOptions } from "./config.ts";
+ * const pool = await openPostgres(resolveOptions(postgresOptions, { env: Deno.env.toObject(), flags: {} }));
+ * await upsert(pool, "prices", [["symbol", "text"], ["day", "date"], ["close", "float8"]], 2, [
+ *   ["AAPL", "2024-01-02", 185.64],
+ * ]);
  * ```
  * @module
  */

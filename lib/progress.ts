@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * const progress = createProgress("replay", 5105, log);
+ * import { createLogger } from "./log.ts";
+ * const progress = createProgress("replay", 5105, createLogger("ingest"));
  * progress.add(100);
  * progress.done();
  * ```

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * const price = Number("-3");
  * if (!(price > 0)) throw new RecordError("price must be positive", "price");
  * ```
  * @module

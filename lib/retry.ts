@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * const rows = await retry(() => pool.query("select 1"), { attempts: 5, baseMs: 200 });
+ * const reply = await retry(() => fetch("http://127.0.0.1:9200/"), { attempts: 5, baseMs: 200 });
  * ```
  * @module
  */

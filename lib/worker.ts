@@ -5,13 +5,17 @@
  *
  * @example
  * ```ts
+ * import { topicOption } from "./kafka.ts";
  * export const echo = defineWorker({
  *   name: "echo",
+ *   description: "copies one topic to another",
  *   trigger: kafkaTopic(topicOption("IN_TOPIC", "input", "in"), { group: "echo" }),
  *   outputs: { out: kafkaOutput(topicOption("OUT_TOPIC", "output", "out")) },
  *   options: {},
+ *   httpPort: 9199,
+ *   decode: (record) => record.value ?? new Uint8Array(),
  *   async handle(batch, { outputs }) {
- *     await outputs.out.send(batch.map((m) => ({ key: m.record.key ?? "", value: m.record.value! })));
+ *     await outputs.out.send(batch.map((m) => ({ key: m.record.key ?? "", value: m.value })));
  *   },
  * });
  * if (import.meta.main) await run(echo);

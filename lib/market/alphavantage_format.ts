@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * const reply = readAlphaVantageReply(await response.json(), "IBM");
- * if (reply.kind === "bars") reply.bars;
+ * const reply = readAlphaVantageReply({ Note: "Thank you for using Alpha Vantage!" }, "IBM");
+ * reply.kind; // "throttled"
  * ```
  * @module
  */

@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * const q = parseBarQuery(new URLSearchParams("symbol=SP500&interval=1d&limit=100"), ["SP500"]);
- * if ("problem" in q) return problem(q.problem);
+ * const q = parseBarQuery(new URLSearchParams("symbol=SP500&from=2024-02-30"), new Set(["SP500"]));
+ * if ("problem" in q) q.problem.param; // "from"
  * ```
  * @module
  */

@@ -15,6 +15,9 @@
  *
  * @example
  * ```ts
+ * import { defaultPeriods } from "./indicators.ts";
+ * const records = [{ kind: "tick" as const, symbol: "AAPL", ts: Date.UTC(2024, 0, 2, 14, 30), price: 185.6, size: 100 }];
+ * const config = { tickIntervals: ["1m" as const], barIntervals: [], periods: defaultPeriods };
  * const result = buildBars(new Map(), records, config);
  * result.bars;    // IndicatorBar[] to publish
  * result.states;  // the symbols' new states, to keep once the bars are published

@@ -15,8 +15,9 @@
  *
  * @example
  * ```ts
+ * const periods = defaultPeriods;
  * let state = newIndicatorState();
- * for (const close of closes) {
+ * for (const close of [100, 101, 99.5, 102]) {
  *   const values = indicatorsFor(state, close, periods, 252);
  *   state = advance(state, close, periods);
  * }

@@ -5,7 +5,9 @@
  *
  * @example
  * ```ts
- * const doc = barDocument(bar); // { _id: "SP500|1d|2000-01-03T00:00:00.000Z", ... }
+ * import type { IndicatorBar } from "./types.ts";
+ * declare const bar: IndicatorBar;
+ * const { id } = barDocument(bar); // "SP500|1d|2000-01-03T00:00:00.000Z"
  * ```
  * @module
  */

@@ -159,11 +159,14 @@ Deno.test("keyed state: a replica paused while its partitions moved away and bac
     b.kill("SIGTERM");
     await b.exited;
     // A wakes up, rejoins and gets every partition back, its held state now 10 records behind.
+    const restoresBefore = a.lines.filter((l) => l.includes('"state restored"')).length;
     Deno.kill(a.child.pid, "SIGCONT");
     await feed(env.IN_TOPIC, 10);
     await allCommitted(30);
     await countsOf(env.OUT_TOPIC, 30);
-    assert.ok(a.lines.some((l) => l.includes("state moved on elsewhere, restoring")));
+    // Whether A saw the assignment change (platformatic) or only the gap in offsets (kafkajs),
+    // it restored instead of counting on from what it held.
+    assert.ok(a.lines.filter((l) => l.includes('"state restored"')).length > restoresBefore);
   } finally {
     try {
       Deno.kill(a.child.pid, "SIGCONT");
