@@ -71,7 +71,6 @@ export interface StateView<V> extends KeyedState<V> {
 /** The runtime side of keyed state for one input topic. */
 export class StateStore {
   #partitions = new Map<number, PartitionStore>();
-  #assigned: Set<number> | undefined;
 
   constructor(
     readonly changelog: string,
@@ -97,9 +96,9 @@ export class StateStore {
 
   /** The group gave this replica `partitions`: the state of any other one may go stale. */
   assigned(partitions: readonly number[]) {
-    this.#assigned = new Set(partitions);
+    const held = new Set(partitions);
     for (const p of this.#partitions.keys()) {
-      if (!this.#assigned.has(p)) this.#partitions.delete(p);
+      if (!held.has(p)) this.#partitions.delete(p);
     }
   }
 

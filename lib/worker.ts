@@ -432,7 +432,8 @@ class Runtime {
   readonly stopController = new AbortController();
   #kafka?: Kafka;
   #outputs: Record<string, { close(): Promise<void> }> = {};
-  #dlq?: RecordProducer;
+  /** Produces dead letters and the state changelog (outputs have producers of their own). */
+  #producer?: RecordProducer;
   #state?: StateStore;
   #ready = false;
   #consumer?: BatchConsumer;
@@ -555,7 +556,7 @@ class Runtime {
       this.#outputs[key] = await retry(() => spec.open(ctx), policy, `opening output ${key}`);
     }
     if (def.trigger.kind === "kafka") {
-      this.#dlq = await retry(
+      this.#producer = await retry(
         () => openProducer(this.kafka(), this.options as KafkaConnection),
         policy,
         "connecting to Kafka",
@@ -563,7 +564,7 @@ class Runtime {
       const { state } = def as KafkaWorker<OptionSpecs, unknown, unknown>;
       if (state) {
         const changelog = options[`topic:${state.topic.env}`] as string;
-        this.#state = new StateStore(changelog, this.kafka(), this.#dlq, log);
+        this.#state = new StateStore(changelog, this.kafka(), this.#producer, log);
       }
     }
     if (def.setup) await retry(() => def.setup!(this.context() as never), policy, "setup");
@@ -895,7 +896,7 @@ class Runtime {
     if (failures.length === 0) return;
     const h = deadLetterHeaders;
     const failedAt = new Date().toISOString();
-    await this.#dlq!.send(
+    await this.#producer!.send(
       this.options.dlqTopic,
       failures.map(({ record, error }) => ({
         key: record.key ?? "",
@@ -933,6 +934,6 @@ class Runtime {
         this.log.warn("closing output failed", { output: key, error });
       }
     }
-    await this.#dlq?.close().catch(() => {});
+    await this.#producer?.close().catch(() => {});
   }
 }
