@@ -7,9 +7,9 @@
  *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--latency-seconds 30] [--no-python]
  */
 import kafkajs from "kafkajs";
-import { parseCommandLine } from "../lib/cli.ts";
-import { loadComposeEnv } from "../lib/env_file.ts";
-import { partitionPositions } from "../lib/kafka.ts";
+import { parseCommandLine } from "../lib/runtime/cli.ts";
+import { loadComposeEnv } from "../tests/support/env_file.ts";
+import { partitionPositions } from "../lib/connectors/kafka/mod.ts";
 import { encodeTick, syntheticTicks } from "../lib/market/mod.ts";
 
 const root = new URL("../", import.meta.url).pathname;

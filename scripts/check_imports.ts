@@ -1,7 +1,10 @@
 /**
- * `deno task check` step: no import cycle among the project's own modules. Reads the module graph
- * of every worker, script and test from `deno info --json` (static, type-only and dynamic imports
- * alike: a dynamic import is still a dependency) and prints each cycle found; exit 1 if any.
+ * `deno task check` step: no import cycle among the project's own modules, and the layers import
+ * one way — `lib/runtime/` imports neither connectors nor market, `lib/connectors/` imports the
+ * runtime but not market, `lib/market/` imports nothing of ours outside itself. Reads the module
+ * graph of every worker, script and test from `deno info --json` (static, type-only and dynamic
+ * imports alike: a dynamic import is still a dependency) and prints each cycle and each import
+ * against the layers; exit 1 if any.
  *
  *   deno run --allow-run --allow-read --allow-write scripts/check_imports.ts
  *
@@ -78,6 +81,28 @@ export function cycles(graph: Map<string, Set<string>>): string[][] {
   return found;
 }
 
+/** What each layer of `lib/` may import from `lib/` (besides itself). */
+const layers: [string, string[]][] = [
+  ["lib/runtime/", []],
+  ["lib/connectors/", ["lib/runtime/"]],
+  ["lib/market/", []],
+];
+
+/** Imports that point against the layers: `[from, to]`. */
+export function layerViolations(graph: Map<string, Set<string>>): [string, string][] {
+  const found: [string, string][] = [];
+  for (const [from, deps] of graph) {
+    const layer = layers.find(([dir]) => from.startsWith(dir));
+    if (!layer) continue;
+    const [dir, allowed] = layer;
+    for (const to of deps) {
+      if (!to.startsWith("lib/") || to.startsWith(dir)) continue;
+      if (!allowed.some((a) => to.startsWith(a))) found.push([from, to]);
+    }
+  }
+  return found.sort();
+}
+
 if (import.meta.main) {
   const entries = [
     ...await tsFiles("workers/"),
@@ -102,6 +127,10 @@ if (import.meta.main) {
   const graph = localGraph(JSON.parse(new TextDecoder().decode(out.stdout)), root.href);
   const found = cycles(graph);
   for (const cycle of found) console.error(`import cycle: ${cycle.join(" ↔ ")}`);
-  console.log(`${graph.size} modules, ${found.length} import cycles`);
-  Deno.exit(found.length > 0 ? 1 : 0);
+  const against = layerViolations(graph);
+  for (const [from, to] of against) console.error(`import against the layers: ${from} → ${to}`);
+  console.log(
+    `${graph.size} modules, ${found.length} import cycles, ${against.length} imports against the layers`,
+  );
+  Deno.exit(found.length + against.length > 0 ? 1 : 0);
 }

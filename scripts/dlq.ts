@@ -8,8 +8,8 @@
  *
  * Options come from the same env vars as the workers (KAFKA_BROKERS, DLQ_TOPIC, ...).
  */
-import { parseCommandLine } from "../lib/cli.ts";
-import { bool, ConfigError, int, resolveOptions, str } from "../lib/config.ts";
+import { parseCommandLine } from "../lib/runtime/cli.ts";
+import { bool, ConfigError, int, resolveOptions, str } from "../lib/runtime/config.ts";
 import {
   createKafka,
   type KafkaConnection,
@@ -18,9 +18,9 @@ import {
   openProducer,
   readToEnd,
   topicOption,
-} from "../lib/kafka.ts";
-import { createLogger, logProcessWarnings } from "../lib/log.ts";
-import { deadLetterHeaders as h } from "../lib/worker.ts";
+} from "../lib/connectors/kafka/mod.ts";
+import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
+import { deadLetterHeaders as h } from "../lib/runtime/mod.ts";
 
 /** Only errors: these scripts print their own progress. */
 const log = createLogger("dlq", "error");

@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { resolveOptions } from "../lib/config.ts";
-import { loadComposeEnv } from "../lib/env_file.ts";
-import { createKafka, ensureTopics, kafkaOptions } from "../lib/kafka.ts";
-import { createLogger, logProcessWarnings } from "../lib/log.ts";
+import { resolveOptions } from "../lib/runtime/config.ts";
+import { loadComposeEnv } from "../tests/support/env_file.ts";
+import { createKafka, ensureTopics, kafkaOptions } from "../lib/connectors/kafka/mod.ts";
+import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
 import { stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */

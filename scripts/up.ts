@@ -6,11 +6,11 @@
  * background processes, then a replay of the bundled real data (S&P 500 daily and five stocks
  * monthly) by ingest in the foreground; it ends by printing where to look.
  */
-import { resolveOptions } from "../lib/config.ts";
-import { loadComposeEnv } from "../lib/env_file.ts";
+import { resolveOptions } from "../lib/runtime/config.ts";
+import { loadComposeEnv } from "../tests/support/env_file.ts";
 import type { Kafka } from "kafkajs";
-import { createKafka, kafkaOptions, partitionPositions } from "../lib/kafka.ts";
-import { createLogger, logProcessWarnings } from "../lib/log.ts";
+import { createKafka, kafkaOptions, partitionPositions } from "../lib/connectors/kafka/mod.ts";
+import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
 import { ownedPid, stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */

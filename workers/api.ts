@@ -11,12 +11,13 @@
  * Reads PostgreSQL with parameterized SQL and keyset pagination; every bad parameter is a 400
  * `application/problem+json` naming it.
  */
-import { name } from "../lib/config.ts";
-import { elasticsearchOutput } from "../lib/elasticsearch.ts";
-import { ifNoneMatchHits } from "../lib/http.ts";
+import { name } from "../lib/runtime/config.ts";
+import { elasticsearchOutput } from "../lib/connectors/elasticsearch.ts";
+import { ifNoneMatchHits } from "../lib/runtime/http.ts";
 import {
   barIndexTemplate,
   type BarQuery,
+  barsIndex,
   encodeCursor,
   migrations,
   nextPageLink,
@@ -24,8 +25,8 @@ import {
   type Problem,
   toCsv,
 } from "../lib/market/mod.ts";
-import { postgresOutput } from "../lib/postgres.ts";
-import { defineWorker, http, run } from "../lib/worker.ts";
+import { postgresOutput } from "../lib/connectors/postgres.ts";
+import { defineWorker, http, run } from "../lib/runtime/mod.ts";
 
 const web = new URL("../web/", import.meta.url);
 const chartLibrary = new URL(
@@ -85,7 +86,7 @@ export const api = defineWorker({
   outputs: {
     postgres: postgresOutput(migrations),
     elasticsearch: elasticsearchOutput(
-      name("ELASTICSEARCH_INDEX", "index of bars", "market-bars"),
+      name("ELASTICSEARCH_INDEX", "index of bars", barsIndex),
       barIndexTemplate,
     ),
   },

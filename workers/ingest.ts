@@ -9,10 +9,8 @@
  *   deno task ingest --source synthetic --synthetic-ticks 1000000
  *   deno task ingest --schedule "0 22 * * 1-5" --source alphavantage --alphavantage-symbols IBM
  */
-import { fetchDaily } from "../lib/alphavantage.ts";
-import { int, list, num, oneOf, secret, str } from "../lib/config.ts";
-import { topicOption } from "../lib/kafka.ts";
-import type { Logger } from "../lib/log.ts";
+import { fetchDaily } from "../lib/connectors/alphavantage.ts";
+import { kafkaOutput, topicOption } from "../lib/connectors/kafka/mod.ts";
 import {
   detectInterval,
   type Encoded,
@@ -20,12 +18,25 @@ import {
   encodeTick,
   parseCsv,
   parseIsoTime,
+  readAlphaVantageReply,
   type SourceBar,
   syntheticTicks,
+  topics,
 } from "../lib/market/mod.ts";
-import { createProgress } from "../lib/progress.ts";
-import { sleep } from "../lib/retry.ts";
-import { defineWorker, invoke, kafkaOutput, run } from "../lib/worker.ts";
+import {
+  createProgress,
+  defineWorker,
+  int,
+  invoke,
+  list,
+  type Logger,
+  num,
+  oneOf,
+  run,
+  secret,
+  sleep,
+  str,
+} from "../lib/runtime/mod.ts";
 
 const options = {
   source: oneOf(
@@ -53,7 +64,6 @@ const options = {
   replaySpeed: num("REPLAY_SPEED", "0 = as fast as possible; N = N× the records' own pace", 0, {
     min: 0,
   }),
-  produceBatchSize: int("PRODUCE_BATCH_SIZE", "records per produce request", 2000, { min: 1 }),
   alphavantageUrl: str(
     "ALPHAVANTAGE_URL",
     "Alpha Vantage endpoint",
@@ -98,8 +108,10 @@ export const ingest = defineWorker({
   description: "market data from a source into the ticks topic",
   trigger: invoke(),
   outputs: {
+    // Produce requests of up to 2,000 records or 1 MiB; a paced replay's records wait ≤ 20 ms.
     ticks: kafkaOutput(
-      topicOption("TICKS_TOPIC", "topic for ticks and daily bars", "market.ticks"),
+      topicOption("TICKS_TOPIC", "topic for ticks and daily bars", topics.ticks),
+      { count: 2000, byteSize: 1 << 20, periodMs: 20 },
     ),
   },
   options,
@@ -108,27 +120,16 @@ export const ingest = defineWorker({
     const { total, records } = await readSource(options, log);
     const progress = createProgress(`ingest ${options.source}`, total, log);
     const pace = pacer(options.replaySpeed);
-    let batch: Encoded[] = [];
     let sent = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      await outputs.ticks.send(batch);
-      progress.add(batch.length);
-      sent += batch.length;
-      batch = [];
-    };
     for (const { ts, record } of records) {
       if (signal.aborted) break;
       const wait = pace(ts);
-      if (wait > 0) {
-        // Ahead of the replay clock: what is due goes out now, then wait for this record's time.
-        await flush();
-        await sleep(wait, signal);
-      }
-      batch.push(record);
-      if (batch.length >= options.produceBatchSize) await flush();
+      if (wait > 0) await sleep(wait, signal);
+      await outputs.ticks.write(record);
+      progress.add(1);
+      sent++;
     }
-    await flush();
+    await outputs.ticks.flush();
     progress.done();
     log.info("ingest finished", {
       records: sent,
@@ -178,6 +179,7 @@ async function readSource(
           symbol,
           attempts: o.alphavantageAttempts,
           baseMs: o.alphavantageRetryBaseMs,
+          read: readAlphaVantageReply,
           onRetry: (reason, attempt, delayMs) =>
             log.warn("Alpha Vantage retry", {
               symbol,

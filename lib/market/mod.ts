@@ -14,3 +14,5 @@ export * from "./alphavantage_format.ts";
 export * from "./tables.ts";
 export * from "./bar_query.ts";
 export * from "./time.ts";
+export * from "./deployment.ts";
+export * from "./invalid_record.ts";

@@ -1,7 +1,7 @@
 /**
  * The records on the wire: ticks and daily bars in (`market.ticks`), bars with indicators out
  * (`market.bars`). JSON payloads; the schema version and record type travel in Kafka headers.
- * Validation names the failing field and throws a {@link RecordError}.
+ * Validation names the failing field and throws a {@link InvalidRecord}.
  *
  * @example
  * ```ts
@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { RecordError } from "../record_error.ts";
+import { InvalidRecord } from "./invalid_record.ts";
 import { parseIsoTime } from "./time.ts";
 import {
   type IndicatorBar,
@@ -27,8 +27,6 @@ export const SCHEMA_VERSION = "1";
 export const headerNames = {
   schemaVersion: "schema-version",
   recordType: "record-type",
-  /** on bars: ms since the epoch when the oldest tick behind this version reached Kafka */
-  ingestedAt: "ingested-at",
 } as const;
 
 export type { InputRecord, SourceBar, SourceInterval, Tick } from "./types.ts";
@@ -40,34 +38,34 @@ const MAX_TS = Date.UTC(2200, 0, 1);
 const SYMBOL = /^[A-Za-z0-9^.=_-]{1,20}$/;
 
 function field(obj: Record<string, unknown>, name: string): unknown {
-  if (!(name in obj)) throw new RecordError(`missing field ${name}`, name, `missing-${name}`);
+  if (!(name in obj)) throw new InvalidRecord(`missing field ${name}`, name, `missing-${name}`);
   return obj[name];
 }
 
 function finite(obj: Record<string, unknown>, name: string): number {
   const value = field(obj, name);
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new RecordError(`${name} must be a finite number`, name);
+    throw new InvalidRecord(`${name} must be a finite number`, name);
   }
   return value;
 }
 
 function positive(obj: Record<string, unknown>, name: string): number {
   const value = finite(obj, name);
-  if (value <= 0) throw new RecordError(`${name} must be positive, got ${value}`, name);
+  if (value <= 0) throw new InvalidRecord(`${name} must be positive, got ${value}`, name);
   return value;
 }
 
 function nonNegative(obj: Record<string, unknown>, name: string): number {
   const value = finite(obj, name);
-  if (value < 0) throw new RecordError(`${name} must not be negative, got ${value}`, name);
+  if (value < 0) throw new InvalidRecord(`${name} must not be negative, got ${value}`, name);
   return value;
 }
 
 function symbol(obj: Record<string, unknown>): string {
   const value = field(obj, "symbol");
   if (typeof value !== "string" || !SYMBOL.test(value)) {
-    throw new RecordError("symbol must be 1-20 of A-Z a-z 0-9 ^ . = _ -", "symbol");
+    throw new InvalidRecord("symbol must be 1-20 of A-Z a-z 0-9 ^ . = _ -", "symbol");
   }
   return value;
 }
@@ -75,14 +73,14 @@ function symbol(obj: Record<string, unknown>): string {
 function timestamp(obj: Record<string, unknown>): number {
   const value = field(obj, "ts");
   const ts = typeof value === "string" && value.includes("T") ? parseIsoTime(value) : NaN;
-  if (Number.isNaN(ts)) throw new RecordError("ts must be an ISO-8601 UTC timestamp", "ts");
+  if (Number.isNaN(ts)) throw new InvalidRecord("ts must be an ISO-8601 UTC timestamp", "ts");
   if (ts < MIN_TS || ts >= MAX_TS) {
-    throw new RecordError(`ts ${value} is outside 1900-2199`, "ts", "out-of-range-ts");
+    throw new InvalidRecord(`ts ${value} is outside 1900-2199`, "ts", "out-of-range-ts");
   }
   return ts;
 }
 
-/** Checks a tick's fields; throws RecordError naming the first bad one. */
+/** Checks a tick's fields; throws InvalidRecord naming the first bad one. */
 export function validateTick(obj: Record<string, unknown>): Tick {
   return {
     symbol: symbol(obj),
@@ -95,7 +93,7 @@ export function validateTick(obj: Record<string, unknown>): Tick {
 function sourceInterval(obj: Record<string, unknown>): { interval?: SourceInterval } {
   if (obj.interval === undefined) return {};
   if (!(SOURCE_INTERVALS as readonly unknown[]).includes(obj.interval)) {
-    throw new RecordError(`interval must be one of ${SOURCE_INTERVALS.join(", ")}`, "interval");
+    throw new InvalidRecord(`interval must be one of ${SOURCE_INTERVALS.join(", ")}`, "interval");
   }
   return { interval: obj.interval as SourceInterval };
 }
@@ -113,11 +111,11 @@ export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
     ...sourceInterval(obj),
   };
   if (bar.high < bar.low) {
-    throw new RecordError(`high ${bar.high} is below low ${bar.low}`, "high", "high-below-low");
+    throw new InvalidRecord(`high ${bar.high} is below low ${bar.low}`, "high", "high-below-low");
   }
   for (const name of ["open", "close"] as const) {
     if (bar[name] < bar.low || bar[name] > bar.high) {
-      throw new RecordError(
+      throw new InvalidRecord(
         `${name} ${bar[name]} is outside [low ${bar.low}, high ${bar.high}]`,
         name,
         `${name}-outside-range`,
@@ -129,13 +127,13 @@ export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Parses a payload as a JSON object; invalid UTF-8, bad JSON or a non-object is a RecordError. */
+/** Parses a payload as a JSON object; invalid UTF-8, bad JSON or a non-object is a InvalidRecord. */
 export function parseJsonObject(value: Uint8Array | null): Record<string, unknown> {
   if (value === null || value.length === 0) {
-    throw new RecordError("empty payload", undefined, "empty");
+    throw new InvalidRecord("empty payload", undefined, "empty");
   }
   if (value.length > 64 * 1024) {
-    throw new RecordError(
+    throw new InvalidRecord(
       `payload of ${value.length} bytes exceeds 64 KiB`,
       undefined,
       "too-large",
@@ -145,16 +143,16 @@ export function parseJsonObject(value: Uint8Array | null): Record<string, unknow
   try {
     text = decoder.decode(value);
   } catch {
-    throw new RecordError("payload is not valid UTF-8", undefined, "invalid-utf8");
+    throw new InvalidRecord("payload is not valid UTF-8", undefined, "invalid-utf8");
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RecordError("payload is not valid JSON", undefined, "invalid-json");
+    throw new InvalidRecord("payload is not valid JSON", undefined, "invalid-json");
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new RecordError("payload must be a JSON object", undefined, "not-an-object");
+    throw new InvalidRecord("payload must be a JSON object", undefined, "not-an-object");
   }
   return parsed as Record<string, unknown>;
 }
@@ -165,7 +163,7 @@ export function parseJsonObject(value: Uint8Array | null): Record<string, unknow
  */
 export function checkKey(key: string | null, symbol: string): void {
   if (key !== symbol) {
-    throw new RecordError(
+    throw new InvalidRecord(
       `key ${JSON.stringify((key ?? "null").slice(0, 40))} is not the symbol ${symbol}`,
       "key",
       "key-mismatch",
@@ -177,10 +175,10 @@ export function checkKey(key: string | null, symbol: string): void {
 export function checkSchemaVersion(headers: Record<string, string>): void {
   const version = headers[headerNames.schemaVersion];
   if (version === undefined) {
-    throw new RecordError("missing schema-version header", undefined, "missing-schema-version");
+    throw new InvalidRecord("missing schema-version header", undefined, "missing-schema-version");
   }
   if (version !== SCHEMA_VERSION) {
-    throw new RecordError(
+    throw new InvalidRecord(
       `unknown schema version ${JSON.stringify(version.slice(0, 20))}`,
       undefined,
       "unknown-schema-version",
@@ -198,7 +196,7 @@ export function decodeInput(
   const type = headers[headerNames.recordType];
   if (type === "tick") return { kind: "tick", ...validateTick(obj) };
   if (type === "bar") return { kind: "bar", ...validateSourceBar(obj) };
-  throw new RecordError(
+  throw new InvalidRecord(
     `unknown record type ${JSON.stringify(String(type).slice(0, 20))}`,
     undefined,
     "unknown-record-type",
@@ -260,20 +258,13 @@ export function encodeBar(b: IndicatorBar): Encoded {
   });
 }
 
-/** Adds the ingest time (ms since the epoch, a Kafka timestamp) of the oldest tick behind it. */
-export function withIngestTime(e: Encoded, ingestedAt: number | undefined): Encoded {
-  return ingestedAt === undefined
-    ? e
-    : { ...e, headers: { ...e.headers, [headerNames.ingestedAt]: String(ingestedAt) } };
-}
-
 const indicatorFields = ["ret", "logRet", "sma", "ema", "rsi", "volatility", "zscore"] as const;
 
 function nullableFinite(obj: Record<string, unknown>, name: string): number | null {
   const value = field(obj, name);
   if (value === null) return null;
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new RecordError(`${name} must be a finite number or null`, name);
+    throw new InvalidRecord(`${name} must be a finite number or null`, name);
   }
   return value;
 }
@@ -282,7 +273,7 @@ function nullableFinite(obj: Record<string, unknown>, name: string): number | nu
 function tradeCount(obj: Record<string, unknown>): number | null {
   const value = nullableFinite(obj, "trades");
   if (value !== null && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new RecordError("trades must be a whole number from 0 to 2^53", "trades");
+    throw new InvalidRecord("trades must be a whole number from 0 to 2^53", "trades");
   }
   return value;
 }
@@ -291,12 +282,12 @@ function tradeCount(obj: Record<string, unknown>): number | null {
 export function decodeBar(value: Uint8Array | null, headers: Record<string, string>): IndicatorBar {
   checkSchemaVersion(headers);
   if (headers[headerNames.recordType] !== "bar-indicators") {
-    throw new RecordError("record-type must be bar-indicators", undefined, "unknown-record-type");
+    throw new InvalidRecord("record-type must be bar-indicators", undefined, "unknown-record-type");
   }
   const obj = parseJsonObject(value);
   const interval = field(obj, "interval");
   if (typeof interval !== "string" || !(INTERVALS as readonly string[]).includes(interval)) {
-    throw new RecordError(`interval must be one of ${INTERVALS.join(", ")}`, "interval");
+    throw new InvalidRecord(`interval must be one of ${INTERVALS.join(", ")}`, "interval");
   }
   const start = timestamp({ ts: field(obj, "start") });
   // The OHLCV checks of a source bar; the bar's own interval was checked above (any interval).

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/pg"
 import pg from "pg";
-import { loadComposeEnv } from "../../lib/env_file.ts";
+import { loadComposeEnv } from "../support/env_file.ts";
 import { reachable } from "../support/servers.ts";
 
 const root = new URL("../../", import.meta.url).pathname;

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { allOptions, type Worker } from "../../lib/worker.ts";
+import { allOptions, type Worker } from "../../lib/runtime/mod.ts";
 import { api } from "../../workers/api.ts";
 import { ingest } from "../../workers/ingest.ts";
 import { sink } from "../../workers/sink.ts";

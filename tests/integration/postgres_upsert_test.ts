@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { upsert } from "../../lib/postgres.ts";
+import { upsert } from "../../lib/connectors/postgres.ts";
 import { freshDatabase } from "../support/servers.ts";
 
 Deno.test("PostgreSQL upsert: overwrites the non-key columns, and works when every column is the key", async () => {

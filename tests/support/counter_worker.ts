@@ -4,10 +4,10 @@
  * whatever crashes or partition moves happened; CRASH_AFTER_SEND=N exits hard after the N-th
  * slice's outputs were acknowledged, before the runtime writes state or commits.
  */
-import { int } from "../../lib/config.ts";
-import { topicOption } from "../../lib/kafka.ts";
-import { keyedState } from "../../lib/keyed_state.ts";
-import { defineWorker, kafkaOutput, kafkaTopic, run } from "../../lib/worker.ts";
+import { int } from "../../lib/runtime/config.ts";
+import { kafkaOutput, kafkaTopic, topicOption } from "../../lib/connectors/kafka/mod.ts";
+import { keyedState } from "../../lib/runtime/keyed_state.ts";
+import { defineWorker, run } from "../../lib/runtime/mod.ts";
 
 let slices = 0;
 
@@ -16,6 +16,7 @@ export const counter = defineWorker({
   description: "counts records per key (runtime state tests)",
   trigger: kafkaTopic(topicOption("IN_TOPIC", "input", "counter.in"), {
     group: "counter",
+    deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", "counter.dlq"),
     batchSize: 25,
   }),
   outputs: { out: kafkaOutput(topicOption("OUT_TOPIC", "output", "counter.out")) },

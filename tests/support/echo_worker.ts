@@ -3,17 +3,18 @@
  * `{"poison":true}` is a RecordError; SLOW_MS makes each batch take that long; HANG_AFTER_OUTPUT
  * makes the handler never return after writing (a crash before the commit, once killed).
  */
-import { bool, int } from "../../lib/config.ts";
-import { topicOption } from "../../lib/kafka.ts";
-import { RecordError } from "../../lib/record_error.ts";
-import { sleep } from "../../lib/retry.ts";
-import { defineWorker, kafkaOutput, kafkaTopic, run } from "../../lib/worker.ts";
+import { bool, int } from "../../lib/runtime/config.ts";
+import { kafkaOutput, kafkaTopic, topicOption } from "../../lib/connectors/kafka/mod.ts";
+import { RecordError } from "../../lib/runtime/record_error.ts";
+import { sleep } from "../../lib/runtime/retry.ts";
+import { defineWorker, run } from "../../lib/runtime/mod.ts";
 
 export const echo = defineWorker({
   name: "echo",
   description: "copies records from one topic to another (runtime tests)",
   trigger: kafkaTopic(topicOption("IN_TOPIC", "input", "echo.in"), {
     group: "echo",
+    deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", "echo.dlq"),
     batchSize: 10,
   }),
   outputs: { out: kafkaOutput(topicOption("OUT_TOPIC", "output", "echo.out")) },

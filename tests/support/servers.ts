@@ -6,8 +6,9 @@ import { Client } from "@elastic/elasticsearch";
 import kafkajs from "kafkajs";
 // @ts-types="@types/pg"
 import pg from "pg";
-import { loadComposeEnv } from "../../lib/env_file.ts";
-import { asKafkaValue, produceRequests, readToEnd } from "../../lib/kafka.ts";
+import { loadComposeEnv } from "./env_file.ts";
+import { produceRequests, readToEnd } from "../../lib/connectors/kafka/mod.ts";
+import { asKafkaValue } from "../../lib/connectors/kafka/kafkajs_producer.ts";
 
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
 export const root = new URL("../../", import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { buildBars } from "../../lib/market/bars.ts";
 import { detectInterval, parseCsv } from "../../lib/market/csv.ts";
 import { defaultPeriods } from "../../lib/market/indicators.ts";
 import { decodeInput, encodeSourceBar, type SourceBar } from "../../lib/market/record.ts";
-import { RecordError } from "../../lib/record_error.ts";
+import { InvalidRecord } from "../../lib/market/invalid_record.ts";
 
 const data = new URL("../../node_modules/vega-datasets/data/", import.meta.url);
 const read = (file: string, symbol: string) =>
@@ -60,7 +60,7 @@ Deno.test("granularity travels on the wire; daily records stay as they were; a b
   assert.ok(!daily.value.includes("interval"));
   const bad = encodeSourceBar(bar);
   const tampered = bad.value.replace('"volume":0', '"volume":0,"interval":"1m"');
-  assert.throws(() => decodeInput(new TextEncoder().encode(tampered), bad.headers), RecordError);
+  assert.throws(() => decodeInput(new TextEncoder().encode(tampered), bad.headers), InvalidRecord);
 });
 
 Deno.test("granularity: bars of every interval still decode in the sink (1m … 1mo)", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cycles, localGraph } from "../../scripts/check_imports.ts";
+import { cycles, layerViolations, localGraph } from "../../scripts/check_imports.ts";
 
 Deno.test("import check: finds cycles of any length and ignores npm and node modules", () => {
   const base = "file:///repo/";
@@ -19,4 +19,21 @@ Deno.test("import check: finds cycles of any length and ignores npm and node mod
   }, base);
   assert.deepEqual(cycles(graph), [["a.ts", "b.ts", "c.ts"], ["e.ts"]]);
   assert.deepEqual(cycles(localGraph({ modules: [mod("x.ts", "y.ts"), mod("y.ts")] }, base)), []);
+});
+
+Deno.test("import check: the runtime, connectors and market layers import one way", () => {
+  const graph = new Map<string, Set<string>>([
+    ["lib/runtime/run.ts", new Set(["lib/runtime/define.ts"])],
+    ["lib/runtime/bad.ts", new Set(["lib/connectors/kafka/mod.ts", "lib/market/bars.ts"])],
+    ["lib/connectors/postgres.ts", new Set(["lib/runtime/define.ts", "lib/market/tables.ts"])],
+    ["lib/connectors/kafka/output.ts", new Set(["lib/connectors/kafka/client.ts"])],
+    ["lib/market/record.ts", new Set(["lib/market/time.ts", "lib/runtime/record_error.ts"])],
+    ["workers/sink.ts", new Set(["lib/market/mod.ts", "lib/connectors/postgres.ts"])],
+  ]);
+  assert.deepEqual(layerViolations(graph), [
+    ["lib/connectors/postgres.ts", "lib/market/tables.ts"],
+    ["lib/market/record.ts", "lib/runtime/record_error.ts"],
+    ["lib/runtime/bad.ts", "lib/connectors/kafka/mod.ts"],
+    ["lib/runtime/bad.ts", "lib/market/bars.ts"],
+  ]);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { applyChangelog, stampHeader } from "../../lib/keyed_state.ts";
-import type { KafkaRecord } from "../../lib/kafka.ts";
+import { applyChangelog, stampHeader } from "../../lib/runtime/keyed_state.ts";
+import type { KafkaRecord } from "../../lib/connectors/kafka/mod.ts";
 
 const entry = (key: string, value: unknown, stamp: number): KafkaRecord => ({
   topic: "changelog",

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import process from "node:process";
-import { createLogger, logProcessWarnings, prettyLine, registerSecret } from "../../lib/log.ts";
+import {
+  createLogger,
+  logProcessWarnings,
+  prettyLine,
+  registerSecret,
+} from "../../lib/runtime/log.ts";
 
 function capture(format: "json" | "pretty" = "json", colour = false) {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { NonRetriableError } from "../../lib/non_retriable_error.ts";
-import { RetriesExhausted, retry } from "../../lib/retry.ts";
+import { NonRetriableError } from "../../lib/runtime/non_retriable_error.ts";
+import { RetriesExhausted, retry } from "../../lib/runtime/retry.ts";
 
 Deno.test("retry: an abort during the backoff wait makes no further attempt", async () => {
   const stop = new AbortController();
@@ -48,7 +48,7 @@ Deno.test("retry: retriable failures are tried again until one succeeds", async 
 });
 
 Deno.test("Kafka errors: credentials, authorisation and settings are final; leaders, coordinators and networks are not", async () => {
-  const { kafkaErrorIsFinal } = await import("../../lib/kafka.ts");
+  const { kafkaErrorIsFinal } = await import("../../lib/connectors/kafka/mod.ts");
   const protocol = (type: string, message: string) =>
     Object.assign(new Error(message), { name: "KafkaJSProtocolError", type });
   for (

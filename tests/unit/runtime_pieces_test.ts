@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
-import { parseCommandLine } from "../../lib/cli.ts";
-import { bool, ConfigError, helpText, int, resolveOptions, secret, str } from "../../lib/config.ts";
-import { parseEnvFile } from "../../lib/env_file.ts";
-import { produceRequests, utf8Length } from "../../lib/kafka.ts";
-import { createLogger, registerSecret } from "../../lib/log.ts";
+import { parseCommandLine } from "../../lib/runtime/cli.ts";
+import {
+  bool,
+  ConfigError,
+  helpText,
+  int,
+  resolveOptions,
+  secret,
+  str,
+} from "../../lib/runtime/config.ts";
+import { parseEnvFile } from "../support/env_file.ts";
+import { produceRequests, utf8Length } from "../../lib/connectors/kafka/mod.ts";
+import { createLogger, registerSecret } from "../../lib/runtime/log.ts";
 
 const specs = {
   batchSize: int("BATCH_SIZE", "records per batch", 500, { min: 1 }),

@@ -5,7 +5,7 @@ import {
   parseSchedule,
   runOnSchedule,
   sleepUntil,
-} from "../../lib/schedule.ts";
+} from "../../lib/runtime/schedule.ts";
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const next = (expr: string, after: string, tz = "UTC") =>

@@ -2,6 +2,8 @@
  * The Alpha Vantage HTTP API: daily series per symbol, with throttle replies ("Note",
  * "Information"), 5xx and network errors retried with jittered backoff. The API key is sent but
  * never appears in a log line or an error message (URLs are reported without their query).
+ * What a reply means is the caller's `read` (the domain's parser): bars, a throttle note, or an
+ * error — this connector only knows which of those to retry.
  *
  * @example
  * ```ts
@@ -11,27 +13,34 @@
  *   symbol: "IBM",
  *   attempts: 5,
  *   baseMs: 1000,
+ *   read: (body) => ({ kind: "bars", bars: [body] }),
  * });
  * ```
  * @module
  */
-import { readAlphaVantageReply } from "./market/alphavantage_format.ts";
-import type { SourceBar } from "./market/record.ts";
-import { retry } from "./retry.ts";
+import { retry } from "../runtime/retry.ts";
 
-export interface AlphaVantageRequest {
+/** What a reply says, as the caller's parser reads it. */
+export type AlphaVantageReply<T> =
+  | { kind: "bars"; bars: T[] }
+  | { kind: "throttled"; message: string }
+  | { kind: "error"; message: string };
+
+export interface AlphaVantageRequest<T> {
   baseUrl: string;
   apiKey: string;
   symbol: string;
   attempts: number;
   baseMs: number;
   onRetry?: (reason: string, attempt: number, delayMs: number) => void;
+  /** Reads a JSON reply for `symbol`. */
+  read(body: unknown, symbol: string): AlphaVantageReply<T>;
 }
 
 class Retriable extends Error {}
 
 /** Fetches TIME_SERIES_DAILY (full) for one symbol, oldest bar first. */
-export async function fetchDaily(req: AlphaVantageRequest): Promise<SourceBar[]> {
+export async function fetchDaily<T>(req: AlphaVantageRequest<T>): Promise<T[]> {
   const url = new URL(req.baseUrl);
   url.searchParams.set("function", "TIME_SERIES_DAILY");
   url.searchParams.set("symbol", req.symbol);
@@ -60,7 +69,7 @@ export async function fetchDaily(req: AlphaVantageRequest): Promise<SourceBar[]>
     } catch {
       throw new Retriable(`${where} sent a reply that is not JSON`);
     }
-    const reply = readAlphaVantageReply(body, req.symbol);
+    const reply = req.read(body, req.symbol);
     if (reply.kind === "throttled") {
       throw new Retriable(`throttled: ${reply.message.slice(0, 200)}`);
     }

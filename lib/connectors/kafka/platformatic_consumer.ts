@@ -1,138 +1,41 @@
 /**
- * {@link RecordProducer} and {@link BatchConsumer} on @platformatic/kafka (maintained; kafkajs
- * has had no release since 2023). kafkajs builds every varint with `Buffer.from([...])`, which is
- * slow under Deno's Buffer; this client encodes into larger buffers. Same guarantees: an
- * idempotent acks=all producer with the Java client's key → partition hash (a symbol lands on the
- * same partition whichever client produced it), and a consumer that commits a slice's offsets
- * only after the handler finished it.
+ * {@link BatchConsumer} on @platformatic/kafka: the record stream cut into per-partition slices,
+ * each committed only after the runtime finished it.
  *
  * @example
  * ```ts
- * import { resolveOptions } from "./config.ts";
- * import { kafkaOptions } from "./kafka.ts";
+ * import { resolveOptions } from "../../runtime/config.ts";
+ * import { kafkaOptions } from "./connection.ts";
  * const connection = resolveOptions(kafkaOptions, { env: Deno.env.toObject(), flags: {} });
- * const producer = await openPlatformaticProducer(connection);
- * await producer.send("market.ticks", [{ key: "AAPL", value: "{...}" }]);
+ * const consumer = await consumePlatformatic(connection, {
+ *   topic: "market.ticks",
+ *   group: "example",
+ *   batchSize: 500,
+ *   batchWindowMs: 250,
+ *   sessionTimeoutMs: 30_000,
+ *   concurrency: 1,
+ * }, (batch) => Promise.resolve(console.log(batch.records.length)), () => {});
+ * await consumer.stop();
  * ```
  * @module
  */
-import { Buffer } from "node:buffer";
-import {
-  compatibilityPartitioner,
-  Consumer,
-  type Message,
-  Producer,
-  type SASLOptions,
-} from "@platformatic/kafka";
-import {
-  type BatchConsumer,
-  brokerList,
-  type ConsumeOptions,
-  type KafkaConnection,
-  type KafkaRecord,
-  type OutgoingRecord,
-  type PartitionBatch,
-  produceRequests,
-  type RecordProducer,
-  shortText,
-  type SliceOutcome,
-} from "./kafka_client.ts";
-
-const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
-  v === undefined
-    ? undefined
-    : typeof v === "string"
-    ? Buffer.from(v)
-    : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-
-/**
- * Keys (symbols), header names and the few values headers take encode once: encoding them per
- * record was a third of the ingest's time.
- */
-function cachedBuffer(limit: number) {
-  const cache = new Map<string, Buffer>();
-  return (v: string | Uint8Array | undefined): Buffer | undefined => {
-    if (typeof v !== "string" || v.length > 32) return toBuffer(v);
-    let b = cache.get(v);
-    if (b === undefined) {
-      b = Buffer.from(v);
-      if (cache.size < limit) cache.set(v, b);
-    }
-    return b;
-  };
-}
-
-const mechanisms = {
-  plain: "PLAIN",
-  "scram-sha-256": "SCRAM-SHA-256",
-  "scram-sha-512": "SCRAM-SHA-512",
-} as const;
-
-/** Connection settings both clients share: brokers, timeouts, TLS and SASL. */
-function connection(conn: KafkaConnection, role: string) {
-  return {
-    clientId: `${conn.kafkaClientId}-${role}`,
-    bootstrapBrokers: brokerList(conn),
-    connectTimeout: 5_000,
-    timeout: 30_000,
-    retries: 8,
-    retryDelay: 300,
-    tls: conn.kafkaSsl
-      ? (conn.kafkaSslCaFile ? { ca: [Deno.readTextFileSync(conn.kafkaSslCaFile)] } : {})
-      : undefined,
-    sasl: conn.kafkaSaslMechanism === "none" ? undefined : {
-      mechanism: mechanisms[conn.kafkaSaslMechanism],
-      username: conn.kafkaSaslUsername,
-      password: conn.kafkaSaslPassword,
-    } as SASLOptions,
-  };
-}
-
-/** Opens an idempotent producer; fails (like kafkajs' connect) when no broker answers. */
-export async function openPlatformaticProducer(conn: KafkaConnection): Promise<RecordProducer> {
-  const producer = new Producer<string, string | Uint8Array, string, string>({
-    ...connection(conn, "producer"),
-    idempotent: true,
-    acks: -1,
-    autocreateTopics: true,
-    partitioner: compatibilityPartitioner,
-    serializers: {
-      key: cachedBuffer(4096),
-      value: toBuffer,
-      headerKey: cachedBuffer(64),
-      headerValue: cachedBuffer(256),
-    },
-  });
-  try {
-    // Metadata of no topic: proves a broker answers (and authenticates) before the first send.
-    await producer.metadata({ topics: [] });
-  } catch (error) {
-    await producer.close().catch(() => {});
-    throw error;
-  }
-  return {
-    async send(topic: string, records: OutgoingRecord[]) {
-      for (const chunk of produceRequests(records)) {
-        await producer.send({
-          messages: chunk.map((r) => ({
-            topic,
-            key: r.key,
-            value: r.value,
-            headers: r.headers ? new Map(Object.entries(r.headers)) : undefined,
-            partition: r.partition,
-          })),
-        });
-      }
-    },
-    close: () => producer.close(),
-  };
-}
+import type { Buffer } from "node:buffer";
+import { Consumer, type Message } from "@platformatic/kafka";
+import type {
+  BatchConsumer,
+  ConsumeOptions,
+  PartitionBatch,
+  SliceOutcome,
+  StreamRecord,
+} from "../../runtime/stream.ts";
+import { type KafkaConnection, shortText } from "./client.ts";
+import { platformaticConnection } from "./platformatic_connection.ts";
 
 type Consumed = Message<string | null, Uint8Array | null, string, string>;
 
 const text = (b?: Buffer) => (b === undefined ? null : shortText(b));
 
-function toRecord(m: Consumed): KafkaRecord {
+function toRecord(m: Consumed): StreamRecord {
   const headers: Record<string, string> = {};
   for (const [k, v] of m.headers) headers[k] = v;
   return {
@@ -161,7 +64,7 @@ export async function consumePlatformatic(
   onCommitted: (partition: number, nextOffset: bigint) => void,
 ): Promise<BatchConsumer> {
   const consumer = new Consumer<string | null, Uint8Array | null, string, string>({
-    ...connection(conn, "consumer"),
+    ...platformaticConnection(conn, "consumer"),
     groupId: options.group,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),

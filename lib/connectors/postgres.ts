@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { resolveOptions } from "./config.ts";
+ * import { resolveOptions } from "../runtime/config.ts";
  * const pool = await openPostgres(resolveOptions(postgresOptions, { env: Deno.env.toObject(), flags: {} }));
  * await upsert(pool, "prices", [["symbol", "text"], ["day", "date"], ["close", "float8"]], 2, [
  *   ["AAPL", "2024-01-02", 185.64],
@@ -15,9 +15,9 @@
  */
 // @ts-types="@types/pg"
 import pg from "pg";
-import { bool, secret, str } from "./config.ts";
-import type { Cell } from "./market/tables.ts";
-import type { OutputSpec } from "./worker.ts";
+import { bool, secret, str } from "../runtime/config.ts";
+import type { OutputSpec } from "../runtime/define.ts";
+import { acknowledged } from "../runtime/lineage.ts";
 
 export const postgresOptions = {
   postgresUrl: str(
@@ -108,6 +108,9 @@ export async function migrate(
   return applied;
 }
 
+/** A value of a row: text, a number or NULL (dates and times as ISO text). */
+export type Cell = string | number | null;
+
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -171,6 +174,7 @@ export function postgresOutput(
         pool,
         upsert: async (table, columns, keyCount, rows) => {
           await upsert(pool, table, columns, keyCount, rows);
+          acknowledged(ctx.name);
           ctx.metrics.recordsOut.inc({ output: `postgres:${table}` }, rows.length);
         },
         close: () => pool.end(),

@@ -3,9 +3,10 @@
  * its handler reads and writes values by key (`state.get(symbol)`, `state.set(symbol, value)`);
  * the runtime keeps them.
  *
- * Where: a compacted changelog topic with as many partitions as the input, each input partition's
- * keys in the changelog partition of the same number, one record per key (the latest wins), so
- * state follows its partition from replica to replica and no record grows with the number of keys.
+ * Where: a changelog with as many partitions as the input (the stream's {@link Changelog}; on
+ * Kafka a compacted topic), each input partition's keys in the changelog partition of the same
+ * number, one record per key (the latest wins), so state follows its partition from replica to
+ * replica and no record grows with the number of keys.
  *
  * When: after the handler's outputs were acknowledged, the keys it changed are written, each
  * stamped with the input offset the state now covers, together with a marker record holding the
@@ -17,25 +18,19 @@
  *
  * @example
  * ```ts
- * import { topicOption } from "./kafka.ts";
- * const counts = keyedState<number>(topicOption("COUNT_STATE_TOPIC", "changelog", "counts.changelog"));
+ * import { name } from "./config.ts";
+ * const counts = keyedState<number>(name("COUNT_STATE_TOPIC", "changelog", "counts.changelog"));
  * // in the handler: state.set(key, (state.get(key) ?? 0) + 1);
  * ```
  * @module
  */
-import type { Kafka } from "kafkajs";
 import type { OptionSpec } from "./config.ts";
-import {
-  ensureTopics,
-  type KafkaRecord,
-  partitionCount,
-  readToEnd,
-  type RecordProducer,
-} from "./kafka.ts";
 import type { Logger } from "./log.ts";
+import type { Changelog, StreamRecord } from "./stream.ts";
 
 /** The state a worker declares: where its changelog lives. */
 export interface KeyedStateSpec<V> {
+  /** The option naming the changelog. */
   topic: OptionSpec<string>;
   /** Phantom: the value type the handler sees. */
   readonly value?: V;
@@ -68,30 +63,15 @@ export interface StateView<V> extends KeyedState<V> {
   changed: Map<string, V>;
 }
 
-/** The runtime side of keyed state for one input topic. */
+/** The runtime side of keyed state for one input. */
 export class StateStore {
   #partitions = new Map<number, PartitionStore>();
 
-  constructor(
-    readonly changelog: string,
-    readonly kafka: Kafka,
-    readonly producer: RecordProducer,
-    readonly log: Logger,
-  ) {}
+  constructor(readonly changelog: Changelog, readonly log: Logger) {}
 
-  /**
-   * Creates the changelog (compacted, with the input's partition count) if missing; a changelog
-   * with another partition count cannot follow its input and is refused.
-   */
-  async prepare(input: string) {
-    const partitions = await partitionCount(this.kafka, input);
-    await ensureTopics(this.kafka, [{ topic: this.changelog, partitions, compacted: true }]);
-    const have = await partitionCount(this.kafka, this.changelog);
-    if (have !== partitions) {
-      throw new Error(
-        `changelog ${this.changelog} has ${have} partitions, its input ${input} ${partitions}`,
-      );
-    }
+  /** Creates the changelog partitioned like `input` (refused when the counts differ). */
+  prepare(input: string): Promise<void> {
+    return this.changelog.prepare(input);
   }
 
   /** The group gave this replica `partitions`: the state of any other one may go stale. */
@@ -128,12 +108,12 @@ export class StateStore {
     const store: PartitionStore = { values: new Map(), next: 0n };
     const stamps = new Map<string, bigint>();
     const decoder = new TextDecoder();
-    for (const record of await readToEnd(this.kafka, this.changelog, [partition])) {
+    for (const record of await this.changelog.read(partition)) {
       applyChangelog(store, stamps, record, decoder);
     }
     this.#partitions.set(partition, store);
     this.log.info("state restored", {
-      topic: this.changelog,
+      changelog: this.changelog.name,
       partition,
       keys: store.values.size,
       nextOffset: store.next.toString(),
@@ -165,7 +145,7 @@ export class StateStore {
       partition,
     }));
     records.push({ key: markerKey, value: next.toString(), headers, partition });
-    await this.producer.send(this.changelog, records);
+    await this.changelog.write(partition, records);
     for (const [key, value] of view.changed) store.values.set(key, value);
     store.next = next;
   }
@@ -179,7 +159,7 @@ export class StateStore {
 export function applyChangelog(
   store: PartitionStore,
   stamps: Map<string, bigint>,
-  record: KafkaRecord,
+  record: StreamRecord,
   decoder: TextDecoder,
 ) {
   const text = record.headers[stampHeader];

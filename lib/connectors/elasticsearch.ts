@@ -12,9 +12,10 @@
  * @module
  */
 import { Client } from "@elastic/elasticsearch";
-import { type OptionSpec, secret, str } from "./config.ts";
-import { backoffDelay, sleep } from "./retry.ts";
-import type { OutputSpec } from "./worker.ts";
+import { type OptionSpec, secret, str } from "../runtime/config.ts";
+import { backoffDelay, sleep } from "../runtime/retry.ts";
+import type { OutputSpec } from "../runtime/define.ts";
+import { acknowledged } from "../runtime/lineage.ts";
 
 export const elasticsearchOptions = {
   elasticsearchUrl: str("ELASTICSEARCH_URL", "Elasticsearch URL", "http://127.0.0.1:9200"),
@@ -156,6 +157,7 @@ export function elasticsearchOutput(
         index: name,
         bulk: async (docs) => {
           const result = await bulkIndex(client, name, docs, policy);
+          acknowledged(ctx.name);
           ctx.metrics.recordsOut.inc(
             { output: `elasticsearch:${name}` },
             docs.length - result.rejected.length,

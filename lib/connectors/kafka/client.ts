@@ -1,19 +1,22 @@
 /**
- * What both Kafka client implementations share: the connection settings, the record shapes, the
- * producer and consumer interfaces the runtime programs against, and the byte-level helpers
- * (produce-request splitting, short-text decoding). The implementations — kafkajs in
- * `kafka.ts`, @platformatic/kafka in `kafka_platformatic.ts` — import this file and not each other.
+ * What both Kafka client libraries share: the connection settings, the producer interface, and
+ * the byte-level helpers (produce-request splitting, short-text decoding). The implementations —
+ * `kafkajs_*.ts` and `platformatic_*.ts` — import this file and not each other; the consumer
+ * shapes are the runtime's (`lib/runtime/stream.ts`), which both consumers implement.
  *
  * @example
  * ```ts
- * import { produceRequests } from "./kafka_client.ts";
+ * import { produceRequests } from "./client.ts";
  * const requests = produceRequests([{ key: "AAPL", value: "{}" }]); // [[{ key: "AAPL", value: "{}" }]]
  * ```
  * @module
  */
 import type { Buffer } from "node:buffer";
+import type { OutgoingRecord } from "../../runtime/stream.ts";
 
-/** The connection options every Kafka-using worker reads (`kafkaOptions` in lib/kafka.ts). */
+export type { OutgoingRecord, StreamRecord as KafkaRecord } from "../../runtime/stream.ts";
+
+/** The connection options every Kafka-using worker reads (`kafkaOptions` in connection.ts). */
 export interface KafkaConnection {
   kafkaBrokers: string;
   kafkaClientId: string;
@@ -24,26 +27,6 @@ export interface KafkaConnection {
   kafkaSaslPassword: string;
   kafkaClient: "kafkajs" | "platformatic";
   kafkaProducer: "kafkajs" | "platformatic";
-}
-
-/** A record as consumed; `value` is the raw payload. */
-export interface KafkaRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Uint8Array | null;
-  headers: Record<string, string>;
-  timestamp: string;
-}
-
-/** A record to produce; `value` is already encoded. */
-export interface OutgoingRecord {
-  key: string;
-  value: string | Uint8Array;
-  headers?: Record<string, string>;
-  /** A partition of its own choosing (a changelog follows its input); default: by key. */
-  partition?: number;
 }
 
 /** The bootstrap brokers of KAFKA_BROKERS, for either client library. */
@@ -103,47 +86,6 @@ export function produceRequests<
 export interface RecordProducer {
   send(topic: string, records: OutgoingRecord[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Batch consumption settings (AWS Lambda's event-source mapping words). */
-export interface ConsumeOptions {
-  topic: string;
-  group: string;
-  /** Most records handed to `onBatch` at once. */
-  batchSize: number;
-  /** How long a fetch may wait for `batchSize` records to arrive. */
-  batchWindowMs: number;
-  /** How long the group waits for a silent member (a killed one) before reassigning. */
-  sessionTimeoutMs: number;
-  /** Partitions whose batches are handled at the same time (order holds within each). */
-  concurrency: number;
-  /** Told the input partitions this member holds after each rebalance. */
-  onAssigned?: (partitions: number[]) => void;
-}
-
-/** One partition's slice of records, all from the same topic-partition, in offset order. */
-export interface PartitionBatch {
-  topic: string;
-  partition: number;
-  records: KafkaRecord[];
-  highWatermark: bigint;
-  /** Keeps the group membership alive while a slow batch is retried. */
-  heartbeat(): Promise<void>;
-  /** Whether the partition has moved to another member since this slice was fetched. */
-  isStale(): boolean;
-}
-
-/**
- * What `onBatch` resolves to: `false` when the slice must not be committed (its partition moved
- * away meanwhile; the new owner handles it again).
- */
-export type SliceOutcome = boolean | void;
-
-/** A running consumer; `stop()` waits for the batch in flight, then leaves the group. */
-export interface BatchConsumer {
-  stop(): Promise<void>;
-  /** Resolves when the consumer crashed on its own (kafkajs gave up); never on `stop()`. */
-  crashed: Promise<Error>;
 }
 
 /**

@@ -1,0 +1,127 @@
+/**
+ * The admin calls the runtime and the tools need: create topics and wait for their leaders,
+ * count partitions, and read a group's positions against the high-water marks.
+ *
+ * @example
+ * ```ts
+ * import { resolveOptions } from "../../runtime/config.ts";
+ * import { createLogger } from "../../runtime/log.ts";
+ * import { createKafka, kafkaOptions } from "./connection.ts";
+ * const connection = resolveOptions(kafkaOptions, { env: Deno.env.toObject(), flags: {} });
+ * const kafka = createKafka(connection, createLogger("example"));
+ * await ensureTopics(kafka, [{ topic: "market.ticks", partitions: 6 }]);
+ * ```
+ * @module
+ */
+import type { Admin, Kafka } from "kafkajs";
+import { finalOrRetriable, kafkaErrorIsFinal } from "./connection.ts";
+
+const changelogConfig = [
+  { name: "cleanup.policy", value: "compact" },
+  { name: "segment.bytes", value: String(16 << 20) },
+  { name: "segment.ms", value: String(10 * 60_000) },
+  { name: "min.cleanable.dirty.ratio", value: "0.1" },
+];
+
+/** A topic the project creates: partitions, and compaction for state topics. */
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  compacted?: boolean;
+}
+
+/**
+ * Creates `topics` if missing (idempotent; partitions apply to new topics only), then waits until
+ * every partition of each has a leader: a topic created a moment ago answers "This server does not
+ * host this topic-partition" until its leaders are elected.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: TopicSpec[],
+  leaderTimeoutMs = 60_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await finalOrRetriable(admin.connect());
+  try {
+    const existing = new Set(await finalOrRetriable(admin.listTopics()));
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await finalOrRetriable(admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor: -1,
+          // Changelogs keep the latest value per key, and are compacted soon (small segments, a
+          // low dirty ratio), so a restore reads about one record per key rather than history.
+          configEntries: t.compacted ? changelogConfig : [],
+        })),
+      })).catch((error) => {
+        // Two workers creating the same topic at once is fine.
+        if (!String((error as Error).message).includes("already exists")) throw error;
+      });
+    }
+    await waitForLeaders(admin, topics.map((t) => t.topic), leaderTimeoutMs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls metadata until every partition of `topics` has a leader; throws after `timeoutMs`. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let missing = "";
+  while (Date.now() < deadline) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = meta.flatMap((t) =>
+        t.partitions.length === 0
+          ? [`${t.name} (no partitions yet)`]
+          : t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}[${p.partitionId}]`)
+      );
+      if (leaderless.length === 0) return;
+      missing = leaderless.join(", ");
+    } catch (error) {
+      if (kafkaErrorIsFinal(error)) throw error;
+      missing = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no leader within ${timeoutMs / 1000}s for ${missing}`);
+}
+
+/** How many partitions `topic` has (0 when it does not exist). */
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await finalOrRetriable(admin.connect());
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Per partition: the high-water mark now and the group's committed offset (-1 if none). */
+export async function partitionPositions(
+  kafka: Kafka,
+  topic: string,
+  group: string,
+): Promise<Map<number, { high: bigint; committed: bigint }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const highs = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const byPartition = new Map<number, { high: bigint; committed: bigint }>();
+    for (const h of highs) byPartition.set(h.partition, { high: BigInt(h.high), committed: -1n });
+    for (const c of committed?.partitions ?? []) {
+      const entry = byPartition.get(c.partition);
+      if (entry) entry.committed = BigInt(c.offset);
+    }
+    return byPartition;
+  } finally {
+    await admin.disconnect();
+  }
+}
