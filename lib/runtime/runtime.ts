@@ -2,7 +2,9 @@
  * The lifecycle of a running worker: serve health and metrics, open the trigger and outputs
  * (retrying while servers come up), run the mode (continuous, --once, --schedule, invoked or
  * HTTP), stop on SIGINT/SIGTERM after the work in flight, close everything and log one
- * structured `stopped` line with the run's totals.
+ * structured `stopped` line with the run's totals: exit code, records in, records out per output,
+ * dead letters, and the run's wall and CPU seconds (after connecting, until done) — what tools
+ * such as the bench read, rather than parsing messages.
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@
  * ```
  * @module
  */
+import process from "node:process";
 import type {
   AnyValues,
   HandlerContext,
@@ -44,6 +47,9 @@ import { runOnSchedule, type Schedule } from "./schedule.ts";
 import { flushOutputs, sliceHandler } from "./slice.ts";
 import type { Stream } from "./stream.ts";
 import { consumeStream } from "./stream_loop.ts";
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+const cpuSeconds = (usage: { user: number; system: number }) => (usage.user + usage.system) / 1e6;
 
 /** Exit codes: 0 done, 1 gave up (retries exhausted, server unreachable), 2 bad configuration. */
 export const exitCodes = { ok: 0, failed: 1, config: 2 } as const;
@@ -162,9 +168,12 @@ export class Runtime implements Lifecycle {
     }
 
     let code: number = exitCodes.ok;
+    // The run's window — after connecting, until done — in wall and CPU time, for the last line.
+    let run: { at: number; cpu: NodeJS.CpuUsage } | undefined;
     try {
       await this.connect();
       this.setReady(true);
+      run = { at: performance.now(), cpu: process.cpuUsage() };
       await this.dispatch();
       if (this.#fatal) throw this.#fatal;
     } catch (error) {
@@ -178,7 +187,11 @@ export class Runtime implements Lifecycle {
       for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
       external?.removeEventListener("abort", onAbort);
     }
-    log.info("stopped", { exitCode: code, ...await runTotals(this.metrics) });
+    const window = run && {
+      runSeconds: round3((performance.now() - run.at) / 1000),
+      cpuSeconds: round3(cpuSeconds(process.cpuUsage(run.cpu))),
+    };
+    log.info("stopped", { exitCode: code, ...await runTotals(this.metrics), ...window });
     return code;
   }
 

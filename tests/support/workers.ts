@@ -91,3 +91,41 @@ export async function runToEnd(
   }
   return w;
 }
+
+/** The fields of a worker's last `stopped` log line (JSON logs): its exit code and totals. */
+export interface Stopped {
+  exitCode: number;
+  recordsIn: number;
+  recordsOut: Record<string, number>;
+  deadLetters: number;
+  /** Wall seconds after connecting, until done. */
+  runSeconds?: number;
+  /** CPU seconds (user + system) of the same window. */
+  cpuSeconds?: number;
+}
+
+/** Reads the `stopped` line from a worker's JSON log lines, by its fields. */
+export function stoppedLine(lines: readonly string[]): Stopped | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i].startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(lines[i]);
+      if (entry.msg === "stopped") return entry as Stopped;
+    } catch { /* not a log line */ }
+  }
+  return undefined;
+}
+
+/** Polls a worker's /readyz every `everyMs` until it answers 200 (`timeoutMs` at most). */
+export async function waitReady(port: number, everyMs = 100, timeoutMs = 60_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`worker on port ${port} never became ready`);
+}

@@ -1,0 +1,163 @@
+/**
+ * Limits of the servers on this machine, with records of the pipeline's shapes: Kafka's own Java
+ * producer and consumer (records/s and the producer's CPU a record), PostgreSQL COPY of bar rows,
+ * and Elasticsearch `_bulk` of bar documents at the best batch size.
+ *
+ * @module
+ */
+import { encodeTick } from "../../lib/market/mod.ts";
+import {
+  createTopic,
+  env,
+  type Figures,
+  fresh,
+  measure,
+  pgUrl,
+  psql,
+  repeat,
+  root,
+  say,
+  settings,
+  stat,
+} from "./harness.ts";
+
+const tickBytes =
+  encodeTick({ symbol: "SYN000", ts: Date.now(), price: 101.2345, size: 100 }).value.length;
+
+/** Kafka's Java producer and consumer perf tools, the same record count and size as ingest. */
+export async function kafkaJava(): Promise<Figures> {
+  say("Kafka Java producer and consumer perf tests ...");
+  const topic = fresh("perf");
+  await createTopic(topic);
+  const cpu: number[] = [];
+  const produce = await repeat("kafka java produce", "records/s", async () => {
+    const r = await measure("java", [
+      "-cp",
+      `${root}.native/kafka/libs/*`,
+      "org.apache.kafka.tools.ProducerPerformance",
+      "--topic",
+      topic,
+      "--num-records",
+      String(settings.ticks),
+      "--record-size",
+      String(tickBytes),
+      "--throughput",
+      "-1",
+      "--producer-props",
+      `bootstrap.servers=${brokers()}`,
+      "acks=all",
+      "enable.idempotence=true",
+    ]);
+    cpu.push((r.cpuSeconds / settings.ticks) * 1e6);
+    // The summary line is the last "N records sent, R records/sec" of the tool's output.
+    const rates = [...r.out.matchAll(/records sent, ([\d.]+) records\/sec/g)];
+    return Number(rates.at(-1)?.[1]);
+  });
+  const consume = await repeat("kafka java consume", "records/s", async () => {
+    const r = await measure("java", [
+      "-cp",
+      `${root}.native/kafka/libs/*`,
+      "org.apache.kafka.tools.ConsumerPerformance",
+      "--bootstrap-server",
+      brokers(),
+      "--topic",
+      topic,
+      "--messages",
+      String(settings.ticks),
+    ]);
+    // A header line "start.time, end.time, …, fetch.nMsg.sec" and one line of values: the fetch
+    // rate leaves the group's joining out.
+    const lines = r.out.split("\n").map((l) => l.split(",").map((f) => f.trim()));
+    const header = lines.findIndex((l) => l.includes("fetch.nMsg.sec"));
+    return Number(lines[header + 1]?.[lines[header].indexOf("fetch.nMsg.sec")]);
+  });
+  return {
+    kafkaJavaProduce: produce,
+    kafkaJavaProduceCpu: stat(cpu, "µs CPU a record (whole JVM process, start-up included)"),
+    kafkaJavaConsume: consume,
+  };
+}
+
+const brokers = () => `127.0.0.1:${env.KAFKA_PORT}`;
+
+/** PostgreSQL COPY of `rows` bar rows into a table with the bars' primary key. */
+export async function postgresCopy(rows: number): Promise<Figures> {
+  const copyRows = Math.max(rows, 100_000);
+  say(`PostgreSQL COPY of ${copyRows} bar rows (bars' primary key) ...`);
+  const csvPath = `${root}.native/bench-bars.csv`;
+  const lines: string[] = [];
+  for (let i = 0; i < copyRows; i++) {
+    const start = new Date(Date.UTC(2024, 0, 2) + i * 60_000).toISOString();
+    lines.push(`SYN${i % settings.symbols},1m,${start},1,2,0.5,1.5,100,10,1.2`);
+  }
+  await Deno.writeTextFile(csvPath, lines.join("\n") + "\n");
+  const postgresCopy = await repeat("postgres COPY", "rows/s", async () => {
+    const table = fresh("copy").replaceAll("-", "_");
+    await psql(
+      `create table ${table} (symbol text, interval text, period_start timestamptz, open float8, high float8, low float8, close float8, volume float8, trades int8, vwap float8, primary key (symbol, interval, period_start))`,
+    );
+    const r = await measure("psql", [pgUrl, "-c", `\\copy ${table} from '${csvPath}' csv`]);
+    await psql(`drop table ${table}`);
+    return copyRows / r.seconds;
+  });
+  return { postgresCopy };
+}
+
+const esUrl = () => `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`;
+
+async function bulkRate(batch: number, docs: number): Promise<number> {
+  const index = fresh("bulk");
+  const started = performance.now();
+  for (let i = 0; i < docs; i += batch) {
+    const lines: string[] = [];
+    for (let k = i; k < Math.min(docs, i + batch); k++) {
+      lines.push(JSON.stringify({ index: { _index: index, _id: `SYN|1m|${k}` } }));
+      lines.push(JSON.stringify({
+        symbol: `SYN${k % settings.symbols}`,
+        interval: "1m",
+        period_start: new Date(Date.UTC(2024, 0, 2) + k * 60_000).toISOString(),
+        open: 1,
+        high: 2,
+        low: 0.5,
+        close: 1.5,
+        volume: 100,
+        trades: 10,
+        vwap: 1.2,
+        ret: 0.01,
+        log_ret: 0.01,
+        sma: 1.4,
+        ema: 1.4,
+        rsi: 55,
+        volatility: 0.2,
+        zscore: 0.3,
+      }));
+    }
+    const res = await fetch(`${esUrl()}/_bulk`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: lines.join("\n") + "\n",
+    });
+    const body = await res.json();
+    if (body.errors) throw new Error("bulk errors in the limit test");
+  }
+  const rate = docs / ((performance.now() - started) / 1000);
+  await (await fetch(`${esUrl()}/${index}`, { method: "DELETE" })).body?.cancel();
+  return rate;
+}
+
+/** Elasticsearch `_bulk` of bar documents, at the batch size that does best here. */
+export async function elasticsearchBulk(): Promise<Figures> {
+  say("Elasticsearch _bulk, doubling the batch size ...");
+  let best = { batch: 0, rate: 0 };
+  for (let batch = 250; batch <= 8000; batch *= 2) {
+    const rate = await bulkRate(batch, 40_000);
+    say(`  bulk ${batch} docs/request: ${rate.toFixed(0)} docs/s`);
+    if (rate > best.rate) best = { batch, rate };
+  }
+  const elasticsearchBulk = await repeat(
+    `elasticsearch bulk @${best.batch}`,
+    "docs/s",
+    () => bulkRate(best.batch, 100_000),
+  );
+  return { elasticsearchBulk };
+}

@@ -1,0 +1,105 @@
+/**
+ * Scale-out and start-up: 1 and 2 transform replicas in one group over 6 partitions, on ticks of
+ * enough symbols that the partitions are about even (with 20, one partition holds 40%), with CPU
+ * a tick for each; and how long a transform takes from start to ready.
+ *
+ * @module
+ */
+import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
+import { taskArgs, waitReady } from "../../tests/support/workers.ts";
+import {
+  createTopic,
+  deno,
+  type Figures,
+  fresh,
+  kafka,
+  lagOf,
+  nextPort,
+  repeat,
+  root,
+  say,
+  settings,
+  stat,
+  synthetic,
+  worker,
+} from "./harness.ts";
+
+/** Replicas ×1 and ×2: steady ticks/s and CPU a tick (all replicas' CPU over all ticks). */
+export async function scaleOut(): Promise<Figures> {
+  const { ticks } = settings;
+  say(`transform scale-out (${settings.scaleSymbols} symbols) ...`);
+  const topic = fresh("scale-ticks");
+  await createTopic(topic);
+  await worker("ingest", synthetic(ticks, settings.scaleSymbols), {
+    TICKS_TOPIC: topic,
+    KAFKA_PRODUCER: settings.producer,
+  });
+  const positions = await partitionPositions(kafka, topic, fresh("group"));
+  const biggest = Math.max(...[...positions.values()].map((p) => Number(p.high))) / ticks;
+
+  const cpu: Record<number, number[]> = { 1: [], 2: [] };
+  const replicas = async (n: number): Promise<number> => {
+    const e = {
+      KAFKA_PRODUCER: settings.producer,
+      TICKS_TOPIC: topic,
+      BARS_TOPIC: fresh("bars"),
+      TRANSFORM_STATE_TOPIC: fresh("state"),
+      CONSUMER_GROUP: fresh("group"),
+      DLQ_TOPIC: fresh("dlq"),
+    };
+    // The rate between 10% and 90% committed: start-up and the group's joining are left out.
+    let done = false;
+    const all = Promise.all(Array.from({ length: n }, () => worker("transform", ["--once"], e)))
+      .finally(() => (done = true));
+    const marks: number[] = [];
+    while (!done && marks.length < 2) {
+      const consumed = ticks - await lagOf(e.CONSUMER_GROUP, topic).catch(() => ticks);
+      if (consumed >= ticks * (marks.length === 0 ? 0.1 : 0.9)) marks.push(performance.now());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const runs = await all;
+    const cpuSeconds = runs.reduce((sum, r) => sum + (r.stopped.cpuSeconds ?? r.cpuSeconds), 0);
+    cpu[n].push((cpuSeconds / ticks) * 1e6);
+    return marks.length === 2 ? (0.8 * ticks) / ((marks[1] - marks[0]) / 1000) : NaN;
+  };
+  const steady = "ticks/s between 10% and 90% committed";
+  const transform1 = await repeat("transform x1", steady, () => replicas(1));
+  const transform2 = await repeat("transform x2", steady, () => replicas(2));
+  return {
+    scalePartitionShare: stat([biggest * 100], "% of ticks in the biggest partition"),
+    transform1,
+    transform2,
+    cpuTransform1: stat(cpu[1], "µs CPU a tick, one replica (its run window)"),
+    cpuTransform2: stat(cpu[2], "µs CPU a tick, two replicas together"),
+  };
+}
+
+/** Milliseconds from starting a transform to its /readyz answering 200. */
+export async function startToReady(ticksTopic: string): Promise<Figures> {
+  const startToReady = await repeat("transform start→ready", "ms", async () => {
+    const port = nextPort();
+    const started = performance.now();
+    const child = new Deno.Command(deno, {
+      args: taskArgs("transform"),
+      cwd: root,
+      env: {
+        HTTP_PORT: String(port),
+        LOG_LEVEL: "warn",
+        CONSUMER_GROUP: fresh("group"),
+        TICKS_TOPIC: ticksTopic,
+        BARS_TOPIC: fresh("bars"),
+        TRANSFORM_STATE_TOPIC: fresh("state"),
+      },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitReady(port, 25);
+      return performance.now() - started;
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+  });
+  return { startToReady };
+}
