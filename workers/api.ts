@@ -18,6 +18,7 @@ import {
   barIndexTemplate,
   type BarQuery,
   barsIndex,
+  database,
   encodeCursor,
   migrations,
   nextPageLink,
@@ -84,7 +85,7 @@ export const api = defineWorker({
   description: "query API and chart page over the stored bars",
   trigger: http(),
   outputs: {
-    postgres: postgresOutput(migrations),
+    postgres: postgresOutput(migrations, database),
     elasticsearch: elasticsearchOutput(
       name("ELASTICSEARCH_INDEX", "index of bars", barsIndex),
       barIndexTemplate,

@@ -21,6 +21,7 @@ import {
   barRow,
   barsIndex,
   checkKey,
+  database,
   decodeBar,
   type IndicatorBar,
   indicatorColumns,
@@ -43,7 +44,7 @@ export const sink = defineWorker({
     concurrency: 3,
   }),
   outputs: {
-    postgres: postgresOutput(migrations),
+    postgres: postgresOutput(migrations, database),
     elasticsearch: elasticsearchOutput(
       name("ELASTICSEARCH_INDEX", "index for bars", barsIndex),
       barIndexTemplate,

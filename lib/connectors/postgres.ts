@@ -6,7 +6,8 @@
  * @example
  * ```ts
  * import { resolveOptions } from "../runtime/config.ts";
- * const pool = await openPostgres(resolveOptions(postgresOptions, { env: Deno.env.toObject(), flags: {} }));
+ * const specs = postgresOptions({ url: "postgres://app@127.0.0.1:5432/app", passwordFile: "" });
+ * const pool = await openPostgres(resolveOptions(specs, { env: Deno.env.toObject(), flags: {} }));
  * await upsert(pool, "prices", [["symbol", "text"], ["day", "date"], ["close", "float8"]], 2, [
  *   ["AAPL", "2024-01-02", 185.64],
  * ]);
@@ -19,20 +20,26 @@ import { bool, secret, str } from "../runtime/config.ts";
 import type { OutputSpec } from "../runtime/define.ts";
 import { acknowledged } from "../runtime/lineage.ts";
 
-export const postgresOptions = {
-  postgresUrl: str(
-    "POSTGRES_URL",
-    "postgres://user@host:port/db (no password here)",
-    "postgres://market@127.0.0.1:5433/marketdata",
-  ),
-  postgresPassword: secret(
-    "POSTGRES_PASSWORD",
-    "PostgreSQL password",
-    ".native/secrets/postgres_password",
-  ),
-  postgresSsl: bool("POSTGRES_SSL", "connect with TLS", false),
-  postgresSslCaFile: str("POSTGRES_SSL_CA_FILE", "PEM file of the server's CA", ""),
-};
+/** Where a worker's database is unless configured: its URL and the file of its password. */
+export interface PostgresDefaults {
+  url: string;
+  /** Read when neither POSTGRES_PASSWORD nor POSTGRES_PASSWORD_FILE is set ("" for none). */
+  passwordFile: string;
+}
+
+/** The connection options, with the caller's defaults. */
+export function postgresOptions(defaults: PostgresDefaults) {
+  return {
+    postgresUrl: str(
+      "POSTGRES_URL",
+      "postgres://user@host:port/db (no password here)",
+      defaults.url,
+    ),
+    postgresPassword: secret("POSTGRES_PASSWORD", "PostgreSQL password", defaults.passwordFile),
+    postgresSsl: bool("POSTGRES_SSL", "connect with TLS", false),
+    postgresSslCaFile: str("POSTGRES_SSL_CA_FILE", "PEM file of the server's CA", ""),
+  };
+}
 
 export interface PostgresConnection {
   postgresUrl: string;
@@ -158,9 +165,10 @@ export interface PostgresOutput {
 /** A PostgreSQL output; `migrations` are applied when it opens. */
 export function postgresOutput(
   list: { version: number; name: string; sql: string }[],
+  defaults: PostgresDefaults,
 ): OutputSpec<PostgresOutput> {
   return {
-    options: postgresOptions,
+    options: postgresOptions(defaults),
     async open(ctx) {
       const pool = await openPostgres(ctx.options as PostgresConnection);
       try {

@@ -21,3 +21,9 @@ export const topics = {
 
 /** The Elasticsearch index of bars. */
 export const barsIndex = "market-bars";
+
+/** The pipeline's database in native mode (compose sets POSTGRES_URL and the password file). */
+export const database = {
+  url: "postgres://market@127.0.0.1:5433/marketdata",
+  passwordFile: ".native/secrets/postgres_password",
+};
