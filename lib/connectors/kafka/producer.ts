@@ -16,12 +16,17 @@
 import type { Kafka } from "kafkajs";
 import type { KafkaConnection, RecordProducer } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";
-import { openKafkajsProducer } from "./kafkajs_producer.ts";
-import { openPlatformaticProducer } from "./platformatic_producer.ts";
 
-/** The producer of the library KAFKA_PRODUCER names; errors no retry can fix come out final. */
+/**
+ * The producer of the library KAFKA_PRODUCER names; errors no retry can fix come out final. The
+ * library is loaded only when chosen (a library never used costs a worker memory all the same).
+ */
 export async function openProducer(kafka: Kafka, conn: KafkaConnection): Promise<RecordProducer> {
-  if (conn.kafkaProducer === "kafkajs") return await openKafkajsProducer(kafka);
+  if (conn.kafkaProducer === "kafkajs") {
+    const { openKafkajsProducer } = await import("./kafkajs_producer.ts");
+    return await openKafkajsProducer(kafka);
+  }
+  const { openPlatformaticProducer } = await import("./platformatic_producer.ts");
   const producer = await finalOrRetriable(openPlatformaticProducer(conn));
   return {
     send: (topic, records) => finalOrRetriable(producer.send(topic, records)),

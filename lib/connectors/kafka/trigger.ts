@@ -19,7 +19,6 @@ import { int, type OptionSpec, str } from "../../runtime/config.ts";
 import type { StreamTrigger } from "../../runtime/stream.ts";
 import { ensureTopics, partitionPositions } from "./admin.ts";
 import { kafkaChangelog } from "./changelog.ts";
-import { consumeKafkajs } from "./consumer.ts";
 import {
   finalOrRetriable,
   kafkaOptions,
@@ -27,7 +26,6 @@ import {
   topicPartitions,
   workerConnection,
 } from "./connection.ts";
-import { consumePlatformatic } from "./platformatic_consumer.ts";
 import { openProducer } from "./producer.ts";
 
 export interface KafkaTopicSettings {
@@ -93,7 +91,8 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         // leaderless partition at start is what made a fresh `up` fail.
         prepare: () => ensureTopics(kafka, [{ topic: name, partitions: o.topicPartitions }]),
         positions: () => partitionPositions(kafka, name, group),
-        consume(onBatch, onCommitted, onAssigned) {
+        // The consumer library is loaded only when chosen.
+        async consume(onBatch, onCommitted, onAssigned) {
           const settings = {
             topic: name,
             group,
@@ -103,9 +102,14 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
             concurrency: o.concurrency,
             onAssigned,
           };
-          return conn.kafkaClient === "platformatic"
-            ? finalOrRetriable(consumePlatformatic(conn, settings, onBatch, onCommitted))
-            : consumeKafkajs(kafka, settings, onBatch, onCommitted);
+          if (conn.kafkaClient === "platformatic") {
+            const { consumePlatformatic } = await import("./platformatic_consumer.ts");
+            return await finalOrRetriable(
+              consumePlatformatic(conn, settings, onBatch, onCommitted),
+            );
+          }
+          const { consumeKafkajs } = await import("./consumer.ts");
+          return await consumeKafkajs(kafka, settings, onBatch, onCommitted);
         },
         deadLetter: (records) => producer.send(o.dlqTopic, records),
         changelog: (changelog) => kafkaChangelog(kafka, producer, changelog),
