@@ -83,6 +83,11 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
       const conn = workerConnection(ctx);
       // Dead letters and changelog entries; the outputs have producers of their own.
       const producer = await openProducer(kafka, conn);
+      // The consumer library is loaded only when chosen, and here rather than in the run.
+      const consume = conn.kafkaClient === "platformatic"
+        ? (await import("./platformatic_consumer.ts")).consumePlatformatic
+        : undefined;
+      const { consumeKafkajs } = await import("./consumer.ts");
       return {
         input: name,
         group,
@@ -91,7 +96,6 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         // leaderless partition at start is what made a fresh `up` fail.
         prepare: () => ensureTopics(kafka, [{ topic: name, partitions: o.topicPartitions }]),
         positions: () => partitionPositions(kafka, name, group),
-        // The consumer library is loaded only when chosen.
         async consume(onBatch, onCommitted, onAssigned) {
           const settings = {
             topic: name,
