@@ -30,7 +30,9 @@ export const settings = {
 
 export const brokers = `127.0.0.1:${env.KAFKA_PORT}`;
 export const deno = Deno.execPath();
-export const pgPassword = Deno.readTextFileSync(`${root}.native/secrets/postgres_password`).trim();
+/** The native PostgreSQL's password: read when first needed, after `infra up` has made it. */
+export const pgPassword = () =>
+  Deno.readTextFileSync(`${root}.native/secrets/postgres_password`).trim();
 export const pgUrl =
   `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}`;
 export const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
@@ -45,6 +47,15 @@ export const nextPort = () => 19900 + (seq++ % 90);
 export function say(text: string) {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
 }
+
+// The first command of a fresh clone (`infra up`) runs before the password file exists.
+const safePassword = () => {
+  try {
+    return pgPassword();
+  } catch {
+    return "";
+  }
+};
 
 /** A finished process: its output, wall seconds, peak RSS and CPU (user + system) seconds. */
 export interface Proc {
@@ -78,7 +89,7 @@ export async function measure(
   const child = new Deno.Command(cmd, {
     args,
     cwd: root,
-    env: { NO_COLOR: "1", LOG_LEVEL: "warn", PGPASSWORD: pgPassword, ...extraEnv },
+    env: { NO_COLOR: "1", LOG_LEVEL: "warn", PGPASSWORD: safePassword(), ...extraEnv },
     stdout: "piped",
     stderr: "piped",
   }).spawn();

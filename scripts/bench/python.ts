@@ -86,7 +86,7 @@ export async function pythonPeers(): Promise<Figures> {
       "storage.py",
       brokers,
       bars,
-      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword}`,
+      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword()}`,
     );
     const [pj, tj, sj] = [p, t, s].map(figuresOf);
     py.push({
@@ -142,7 +142,7 @@ export async function strongPythonPeers(): Promise<Figures> {
       "storage.py",
       brokers,
       bars,
-      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword}`,
+      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword()}`,
       `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`,
       fresh("pys-index"),
     );
