@@ -6,6 +6,7 @@
  * bench/results.json and bench/results.md, and prints the table. Not part of the tests.
  *
  *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--latency-seconds 30] [--no-python]
+ *                   [--only limits,pipeline,producers,sp500,latency,scale,python]
  */
 import { deno, env, type Figures, measure, say, settings } from "./bench/harness.ts";
 import { elasticsearchBulk, kafkaJava, postgresCopy } from "./bench/limits.ts";
@@ -23,19 +24,28 @@ say(
 await measure(deno, ["task", "infra", "up"]);
 
 const results: Figures = {};
-Object.assign(results, await kafkaJava());
-const ours = await sequential();
-Object.assign(results, ours.figures);
-Object.assign(results, await otherProducer());
-Object.assign(results, await sp500Replay());
-Object.assign(results, await latencyUnderLoad());
-Object.assign(results, await postgresCopy(results.barsStored.median));
-Object.assign(results, await elasticsearchBulk());
-Object.assign(results, await scaleOut());
-Object.assign(results, await startToReady(ours.ticksTopic));
+// `--only a,b` runs just those scenarios (to try one change); the default runs them all.
+const only = settings.only;
+const run = async (name: string, scenario: () => Promise<Figures>) => {
+  if (!only || only.includes(name)) Object.assign(results, await scenario());
+};
+let ticksTopic = "";
+await run("limits", kafkaJava);
+await run("pipeline", async () => {
+  const ours = await sequential();
+  ticksTopic = ours.ticksTopic;
+  return ours.figures;
+});
+await run("producers", otherProducer);
+await run("sp500", sp500Replay);
+await run("latency", latencyUnderLoad);
+await run("limits", () => postgresCopy(results.barsStored?.median ?? 0));
+await run("limits", elasticsearchBulk);
+await run("scale", scaleOut);
+await run("pipeline", () => startToReady(ticksTopic));
 if (settings.python) {
-  Object.assign(results, await pythonPeers());
-  Object.assign(results, await strongPythonPeers());
+  await run("python", pythonPeers);
+  await run("python", strongPythonPeers);
 }
 
 // The goals of the performance issue, each with its figure and whether it is met.

@@ -39,7 +39,9 @@ export const sink = defineWorker({
     group: "sink",
     deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", topics.deadLetters),
     batchSize: 3000,
-    batchWindowMs: 500,
+    // Draining a backlog, fetches fill at once and the window does not matter; when bars trickle
+    // in, it is most of the latency (see transform).
+    batchWindowMs: 100,
     // Partitions hold different symbols, so their batches never write the same row.
     concurrency: 3,
   }),

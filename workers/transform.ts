@@ -40,7 +40,9 @@ export const transform = defineWorker({
     deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", topics.deadLetters),
     // Each slice writes the partition's state once: 2,000 ticks ran 12% faster than 1,000.
     batchSize: 2000,
-    batchWindowMs: 250,
+    // A fetch waits at most this long for a slice's worth: p99 ingest → stored at 90% load was
+    // 700 ms with 250 ms windows here and in the sink, 431 ms with 100 ms, for 7% less peak rate.
+    batchWindowMs: 100,
   }),
   outputs: {
     bars: kafkaOutput(topicOption("BARS_TOPIC", "output topic for bars", topics.bars)),

@@ -26,6 +26,7 @@ export const settings = {
   scaleSymbols: 200,
   producer: String(flags.producer ?? "platformatic"),
   python: !flags["no-python"],
+  only: flags.only ? String(flags.only).split(",") : undefined,
 };
 
 export const brokers = `127.0.0.1:${env.KAFKA_PORT}`;
