@@ -93,9 +93,13 @@ const table = [
   "| --- | ---: | ---: | --- |",
   ...goals.map((g) => `| ${g[0]} | ${fmt(g[1])} | ${g[2]} ${g[3]} | ${met(g)} |`),
 ].join("\n");
-await Deno.mkdir(new URL("../bench", import.meta.url), { recursive: true });
+// A partial run (`--only`) must not replace the full results: it goes to bench/results/.
+const out = only ? `../bench/results/${only.join("-")}` : "../bench/results";
+await Deno.mkdir(new URL(only ? "../bench/results" : "../bench", import.meta.url), {
+  recursive: true,
+});
 await Deno.writeTextFile(
-  new URL("../bench/results.json", import.meta.url),
+  new URL(`${out}.json`, import.meta.url),
   JSON.stringify(
     {
       at: new Date().toISOString(),
@@ -114,5 +118,5 @@ await Deno.writeTextFile(
     2,
   ),
 );
-await Deno.writeTextFile(new URL("../bench/results.md", import.meta.url), table + "\n");
+await Deno.writeTextFile(new URL(`${out}.md`, import.meta.url), table + "\n");
 console.log(table);
