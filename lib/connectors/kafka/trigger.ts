@@ -84,10 +84,10 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
       // Dead letters and changelog entries; the outputs have producers of their own.
       const producer = await openProducer(kafka, conn);
       // The consumer library is loaded only when chosen, and here rather than in the run.
-      const consume = conn.kafkaClient === "platformatic"
+      const platformatic = conn.kafkaClient === "platformatic"
         ? (await import("./platformatic_consumer.ts")).consumePlatformatic
         : undefined;
-      const { consumeKafkajs } = await import("./consumer.ts");
+      const kafkajs = platformatic ? undefined : (await import("./consumer.ts")).consumeKafkajs;
       return {
         input: name,
         group,
@@ -106,14 +106,10 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
             concurrency: o.concurrency,
             onAssigned,
           };
-          if (conn.kafkaClient === "platformatic") {
-            const { consumePlatformatic } = await import("./platformatic_consumer.ts");
-            return await finalOrRetriable(
-              consumePlatformatic(conn, settings, onBatch, onCommitted),
-            );
+          if (platformatic) {
+            return await finalOrRetriable(platformatic(conn, settings, onBatch, onCommitted));
           }
-          const { consumeKafkajs } = await import("./consumer.ts");
-          return await consumeKafkajs(kafka, settings, onBatch, onCommitted);
+          return await kafkajs!(kafka, settings, onBatch, onCommitted);
         },
         deadLetter: (records) => producer.send(o.dlqTopic, records),
         changelog: (changelog) => kafkaChangelog(kafka, producer, changelog),
