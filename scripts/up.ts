@@ -11,6 +11,7 @@ import { loadComposeEnv } from "../tests/support/env_file.ts";
 import type { Kafka } from "kafkajs";
 import { createKafka, kafkaOptions, partitionPositions } from "../lib/connectors/kafka/mod.ts";
 import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
+import { kafkaBrokers } from "./infra/kafka.ts";
 import { ownedPid, stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */
@@ -52,7 +53,7 @@ function taskArgs(task: string): string[] {
 function workerEnv(port: string): Record<string, string> {
   return {
     HTTP_PORT: port,
-    KAFKA_BROKERS: `127.0.0.1:${env.KAFKA_PORT}`,
+    KAFKA_BROKERS: kafkaBrokers(env),
     POSTGRES_URL:
       `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}`,
     ELASTICSEARCH_URL: `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`,
@@ -66,7 +67,7 @@ function workerEnv(port: string): Record<string, string> {
 
 let client: Kafka | undefined;
 function kafka(): Kafka {
-  client ??= createKafka({ ...kafkaDefaults, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` }, log);
+  client ??= createKafka({ ...kafkaDefaults, kafkaBrokers: kafkaBrokers(env) }, log);
   return client;
 }
 

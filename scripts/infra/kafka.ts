@@ -23,90 +23,194 @@ import {
   waitFor,
 } from "./service.ts";
 
+/** One node of the native cluster: its number, ports and data directory. */
+export interface KafkaNode {
+  id: number;
+  port: number;
+  controllerPort: number;
+  saslSslPort: number;
+  dir: string;
+}
+
+/**
+ * The nodes `KAFKA_NODES` asks for (1, everyday; 3, a replicated cluster). Node 1 uses
+ * KAFKA_PORT, KAFKA_CONTROLLER_PORT and KAFKA_SASL_SSL_PORT and `.native/kafka`; node n uses the
+ * same names suffixed `_n` and `.native/kafka-n`.
+ */
+export function kafkaNodes(e: Record<string, string> = env): KafkaNode[] {
+  const count = Number(e.KAFKA_NODES ?? "1");
+  if (count !== 1 && count !== 3) throw new Error(`KAFKA_NODES must be 1 or 3, not ${count}`);
+  return Array.from({ length: count }, (_, i) => {
+    const suffix = i === 0 ? "" : `_${i + 1}`;
+    const port = (name: string) => {
+      const value = Number(e[`${name}${suffix}`]);
+      if (!value) throw new Error(`compose/.env has no ${name}${suffix} for Kafka node ${i + 1}`);
+      return value;
+    };
+    return {
+      id: i + 1,
+      port: port("KAFKA_PORT"),
+      controllerPort: port("KAFKA_CONTROLLER_PORT"),
+      saslSslPort: port("KAFKA_SASL_SSL_PORT"),
+      dir: i === 0 ? `${native}/kafka` : `${native}/kafka-${i + 1}`,
+    };
+  });
+}
+
+/** KAFKA_BROKERS for the native cluster: every node's plaintext listener. */
+export function kafkaBrokers(e: Record<string, string> = env): string {
+  return kafkaNodes(e).map((n) => `127.0.0.1:${n.port}`).join(",");
+}
+
+/** Replication of the topics the project creates: from `.env` on a cluster, 1 on one node. */
+export function kafkaReplication(e: Record<string, string> = env) {
+  const nodes = kafkaNodes(e).length;
+  if (nodes === 1) return { factor: 1, minInsync: 1 };
+  return {
+    factor: Number(e.KAFKA_CLUSTER_REPLICATION ?? 3),
+    minInsync: Number(e.KAFKA_CLUSTER_MIN_INSYNC_REPLICAS ?? 2),
+  };
+}
+
+const nodes = kafkaNodes();
+const libs = `${native}/kafka/libs`;
+const portsOpen = async () =>
+  (await Promise.all(nodes.map((n) => portOpen(n.port)))).every(Boolean);
+
 export const kafka: Service = {
   name: "kafka",
   port: Number(env.KAFKA_PORT),
-  url: `127.0.0.1:${env.KAFKA_PORT}`,
-  healthy: () => portOpen(Number(env.KAFKA_PORT)),
+  url: nodes.length === 1
+    ? `127.0.0.1:${env.KAFKA_PORT}`
+    : `${kafkaBrokers()} (${nodes.length} nodes)`,
+  healthy: portsOpen,
   async start() {
-    const dir = `${native}/kafka`;
-    const libs = `${dir}/libs`;
-    await Deno.mkdir(dir, { recursive: true });
+    await Deno.mkdir(`${native}/kafka`, { recursive: true });
     await fetchJars("kafka", "kafka.version", env.KAFKA_VERSION, libs);
-    const port = env.KAFKA_PORT, controller = env.KAFKA_CONTROLLER_PORT;
-    const secure = env.KAFKA_SASL_SSL_PORT;
-    const tls = await kafkaTls(dir);
-    await Deno.writeTextFile(
-      `${dir}/server.properties`,
-      [
-        "process.roles=broker,controller",
-        "node.id=1",
-        `controller.quorum.voters=1@127.0.0.1:${controller}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller},SASL_SSL://127.0.0.1:${secure}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_SSL://127.0.0.1:${secure}`,
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
-        // A second listener with SASL/SCRAM-SHA-512 over TLS, as a secured deployment runs.
-        "sasl.enabled.mechanisms=SCRAM-SHA-512",
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
-        `ssl.keystore.location=${tls.keystore}`,
-        `ssl.keystore.password=${tls.password}`,
-        "ssl.keystore.type=PKCS12",
-        `log.dirs=${dir}/data`,
-        `num.partitions=${env.TOPIC_PARTITIONS}`,
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=6",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
-        "log.retention.hours=-1",
-        "",
-      ].join("\n"),
-    );
-    await Deno.writeTextFile(
-      `${dir}/log4j.properties`,
-      [
-        "log4j.rootLogger=WARN, stdout",
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender",
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout",
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n",
-        "log4j.logger.kafka.server.KafkaRaftServer=INFO",
-        "",
-      ].join("\n"),
-    );
-    const cp = `${libs}/*`;
-    if (!(await exists(`${dir}/data/meta.properties`))) {
-      const id = (await sh("java", ["-cp", cp, "kafka.tools.StorageTool", "random-uuid"]))
-        .trim().split("\n").pop()!.trim();
-      await sh("java", [
-        `-Dlog4j.configuration=file:${dir}/log4j.properties`,
-        "-cp",
-        cp,
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        id,
-        "-c",
-        `${dir}/server.properties`,
-      ]);
+    await checkNodeCount();
+    const tls = await kafkaTls(`${native}/kafka`);
+    const clusterId = await clusterIdentity();
+    // The nodes start side by side: a KRaft quorum forms once a majority of them is up.
+    await Promise.all(nodes.map(async (node) => {
+      if (await portOpen(node.port)) return;
+      await startNode(node, tls, clusterId);
+    }));
+    await waitFor("kafka", portsOpen, 90, `${nodes[0].dir}/out.log`);
+    await addScramUser(`${libs}/*`);
+  },
+  stop: async () => {
+    // Every node a pid file was left for, whatever KAFKA_NODES says now.
+    for (let id = 3; id >= 1; id--) {
+      const dir = id === 1 ? `${native}/kafka` : `${native}/kafka-${id}`;
+      if (await exists(`${dir}/pid`)) await killPidFile(dir);
     }
-    await spawnDetached(dir, "java", [
-      `-Xms${env.KAFKA_HEAP}`,
-      `-Xmx${env.KAFKA_HEAP}`,
+  },
+  prepare: ensureProjectTopics,
+};
+
+/**
+ * A data directory formatted for one quorum cannot join another: switching KAFKA_NODES needs a
+ * fresh Kafka. Refused with a message rather than started into a broken quorum.
+ */
+async function checkNodeCount() {
+  const file = `${native}/kafka/nodes`;
+  const formatted = await exists(`${native}/kafka/data/meta.properties`);
+  const before = (await exists(file))
+    ? (await Deno.readTextFile(file)).trim()
+    : formatted
+    ? "1"
+    : "";
+  if (before && before !== String(nodes.length)) {
+    throw new Error(
+      `.native/kafka was made for ${before} node(s), KAFKA_NODES is ${nodes.length}: ` +
+        "run `deno task infra down kafka` and remove .native/kafka* to start afresh",
+    );
+  }
+  await Deno.writeTextFile(file, String(nodes.length));
+}
+
+/** The cluster id every node is formatted with (made once). */
+async function clusterIdentity(): Promise<string> {
+  const file = `${native}/kafka/cluster.id`;
+  if (await exists(file)) return (await Deno.readTextFile(file)).trim();
+  const id = (await sh("java", ["-cp", `${libs}/*`, "kafka.tools.StorageTool", "random-uuid"]))
+    .trim().split("\n").pop()!.trim();
+  await Deno.writeTextFile(file, id);
+  return id;
+}
+
+async function startNode(node: KafkaNode, tls: { keystore: string; password: string }, id: string) {
+  const { dir } = node;
+  await Deno.mkdir(dir, { recursive: true });
+  const replication = kafkaReplication();
+  const voters = nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(",");
+  await Deno.writeTextFile(
+    `${dir}/server.properties`,
+    [
+      "process.roles=broker,controller",
+      `node.id=${node.id}`,
+      `controller.quorum.voters=${voters}`,
+      `listeners=PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort},SASL_SSL://127.0.0.1:${node.saslSslPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${node.port},SASL_SSL://127.0.0.1:${node.saslSslPort}`,
+      "controller.listener.names=CONTROLLER",
+      "inter.broker.listener.name=PLAINTEXT",
+      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+      // A second listener with SASL/SCRAM-SHA-512 over TLS, as a secured deployment runs.
+      "sasl.enabled.mechanisms=SCRAM-SHA-512",
+      "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+      `ssl.keystore.location=${tls.keystore}`,
+      `ssl.keystore.password=${tls.password}`,
+      "ssl.keystore.type=PKCS12",
+      `log.dirs=${dir}/data`,
+      `num.partitions=${env.TOPIC_PARTITIONS}`,
+      // Topics created without a replication factor (workers pass none) get the cluster's.
+      `default.replication.factor=${replication.factor}`,
+      `min.insync.replicas=${replication.minInsync}`,
+      `offsets.topic.replication.factor=${replication.factor}`,
+      "offsets.topic.num.partitions=6",
+      `transaction.state.log.replication.factor=${replication.factor}`,
+      `transaction.state.log.min.isr=${replication.minInsync}`,
+      "group.initial.rebalance.delay.ms=0",
+      "auto.create.topics.enable=true",
+      "log.retention.hours=-1",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    `${dir}/log4j.properties`,
+    [
+      "log4j.rootLogger=WARN, stdout",
+      "log4j.appender.stdout=org.apache.log4j.ConsoleAppender",
+      "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout",
+      "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n",
+      "log4j.logger.kafka.server.KafkaRaftServer=INFO",
+      "",
+    ].join("\n"),
+  );
+  const cp = `${libs}/*`;
+  if (!(await exists(`${dir}/data/meta.properties`))) {
+    await sh("java", [
       `-Dlog4j.configuration=file:${dir}/log4j.properties`,
       "-cp",
       cp,
-      "kafka.Kafka",
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      id,
+      "-c",
       `${dir}/server.properties`,
     ]);
-    await waitFor("kafka", kafka.healthy, 90, `${dir}/out.log`);
-    await addScramUser(cp);
-  },
-  stop: () => killPidFile(`${native}/kafka`),
-  prepare: ensureProjectTopics,
-};
+  }
+  await spawnDetached(dir, "java", [
+    `-Xms${env.KAFKA_HEAP}`,
+    `-Xmx${env.KAFKA_HEAP}`,
+    `-Dlog4j.configuration=file:${dir}/log4j.properties`,
+    "-cp",
+    cp,
+    "kafka.Kafka",
+    `${dir}/server.properties`,
+  ]);
+}
 
 /**
  * The project's topics, as compose's `kafka-init` creates them: partitions from `.env`, and
@@ -114,10 +218,7 @@ export const kafka: Service = {
  */
 async function ensureProjectTopics() {
   const connection = resolveOptions(kafkaOptions, { env: {}, flags: {} });
-  const client = createKafka(
-    { ...connection, kafkaBrokers: `127.0.0.1:${env.KAFKA_PORT}` },
-    log,
-  );
+  const client = createKafka({ ...connection, kafkaBrokers: kafkaBrokers() }, log);
   const partitions = Number(env.TOPIC_PARTITIONS);
   await ensureTopics(client, [
     { topic: env.TICKS_TOPIC, partitions },

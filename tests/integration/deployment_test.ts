@@ -80,6 +80,47 @@ Deno.test("the SASL/SCRAM + TLS overlay validates and sets only options the work
   }
 });
 
+Deno.test("the three-broker overlay validates; workers list every broker; replication fits the cluster", async () => {
+  const { code, out } = await composeConfig(["docker-compose.yml", "docker-compose.cluster.yml"]);
+  assert.equal(code, 0, out);
+  const services = parse(out).services;
+  const brokers = Object.keys(services).filter((n) => /^kafka(-\d+)?$/.test(n));
+  assert.deepEqual(brokers.sort(), ["kafka", "kafka-2", "kafka-3"]);
+  const ids = brokers.map((b) => String(services[b].environment.KAFKA_BROKER_ID));
+  assert.equal(new Set(ids).size, 3, `broker ids ${ids}`);
+  const hostPorts = new Set<string>();
+  for (const b of brokers) {
+    const e = services[b].environment;
+    assert.equal(Number(e.KAFKA_DEFAULT_REPLICATION_FACTOR), 3);
+    assert.equal(Number(e.KAFKA_MIN_INSYNC_REPLICAS), 2);
+    assert.equal(Number(e.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR), 3);
+    assert.match(e.KAFKA_ADVERTISED_LISTENERS, new RegExp(`INTERNAL://${b}:29092`));
+    // docker-compose v1 prints "127.0.0.1:9192:9092/tcp"; v2 an object with `published`.
+    for (const p of services[b].ports ?? []) {
+      hostPorts.add(typeof p === "string" ? p.split(":").at(-2)! : String(p.published));
+    }
+  }
+  // Each broker's host port is the one compose/.env gives that node (as in native mode).
+  assert.deepEqual(
+    [...hostPorts].sort(),
+    [env.KAFKA_PORT, env.KAFKA_PORT_2, env.KAFKA_PORT_3].sort(),
+  );
+  const init = services["kafka-init"];
+  for (const b of brokers) assert.equal(init.depends_on[b].condition, "service_healthy");
+  assert.match(init.command.join("\n"), /--replication-factor 3/);
+  assert.match(init.command.join("\n"), /min\.insync\.replicas=2/);
+  for (const name of ["ingest", "transform", "sink"]) {
+    const e = services[name].environment;
+    const listed = e.KAFKA_BROKERS.split(",");
+    assert.deepEqual(listed.map((h: string) => h.split(":")[0]).sort(), brokers.sort(), name);
+    for (const h of listed) assert.equal(h.split(":")[1], "29092", `${name}: ${h}`);
+    const reads = new Set(
+      Object.values(allOptions(workers[name])).flatMap((o) => [o.env, `${o.env}_FILE`]),
+    );
+    for (const key of Object.keys(e)) assert.ok(reads.has(key), `${name}: ${key}`);
+  }
+});
+
 Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and ports", async (t) => {
   const c = await resolvedCompose();
   const services = c.services as Record<string, Yaml>;

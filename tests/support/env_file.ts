@@ -55,7 +55,7 @@ export function parseEnvFile(text: string): Record<string, string> {
 }
 
 /** `compose/.env` of this checkout, with the process env taking precedence. */
-export function loadComposeEnv(root = new URL("../", import.meta.url)): Record<string, string> {
+export function loadComposeEnv(root = new URL("../../", import.meta.url)): Record<string, string> {
   const file = parseEnvFile(Deno.readTextFileSync(new URL("compose/.env", root)));
   const merged: Record<string, string> = { ...file };
   for (const key of Object.keys(file)) {
