@@ -7,6 +7,7 @@
  *
  *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--latency-seconds 30] [--no-python]
  *                   [--only limits,pipeline,producers,sp500,latency,scale,python]
+ *   deno task bench --soak [minutes]   the pipeline for a long time at 50% load (default 30)
  */
 import { deno, env, type Figures, measure, say, settings } from "./bench/harness.ts";
 import { elasticsearchBulk, kafkaJava, postgresCopy } from "./bench/limits.ts";
@@ -14,6 +15,7 @@ import { latencyUnderLoad } from "./bench/latency.ts";
 import { otherProducer, sequential, sp500Replay } from "./bench/pipeline.ts";
 import { pythonPeers, strongPythonPeers } from "./bench/python.ts";
 import { scaleOut, startToReady } from "./bench/scale.ts";
+import { plotSoak, soak, soakCsv, soakTable } from "./bench/soak.ts";
 
 const TICKS = settings.ticks, SYMBOLS = settings.symbols, RUNS = settings.runs;
 say(
@@ -22,6 +24,16 @@ say(
   } GiB; ${TICKS} ticks, ${SYMBOLS} symbols, ${RUNS} runs`,
 );
 await measure(deno, ["task", "infra", "up"]);
+
+if (settings.soakMinutes) {
+  const result = await soak(settings.soakMinutes);
+  const dir = new URL("../bench/", import.meta.url);
+  await Deno.writeTextFile(new URL("soak.csv", dir), soakCsv(result));
+  await Deno.writeTextFile(new URL("soak.md", dir), soakTable(result));
+  const plot = await plotSoak(new URL("soak.csv", dir).pathname, new URL("soak.png", dir).pathname);
+  console.log(soakTable(result) + (plot ? "\nchart: bench/soak.png\n" : ""));
+  Deno.exit(result.passed ? 0 : 1);
+}
 
 const results: Figures = {};
 // `--only a,b` runs just those scenarios (to try one change); the default runs them all.

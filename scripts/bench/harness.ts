@@ -14,7 +14,11 @@ import { type Stopped, stoppedLine, taskArgs } from "../../tests/support/workers
 
 export const root = new URL("../../", import.meta.url).pathname;
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
-const { flags } = parseCommandLine(Deno.args, ["no-python"]);
+// `--soak` alone means 30 minutes; `--soak 5` five.
+const args = Deno.args.flatMap((a, i, all) =>
+  a === "--soak" && (i === all.length - 1 || all[i + 1].startsWith("--")) ? [a, "30"] : [a]
+);
+const { flags } = parseCommandLine(args, ["no-python"]);
 
 /** The bench's settings. */
 export const settings = {
@@ -27,6 +31,7 @@ export const settings = {
   producer: String(flags.producer ?? "platformatic"),
   python: !flags["no-python"],
   only: flags.only ? String(flags.only).split(",") : undefined,
+  soakMinutes: flags.soak === undefined ? 0 : Number(flags.soak),
 };
 
 export const brokers = `127.0.0.1:${env.KAFKA_PORT}`;

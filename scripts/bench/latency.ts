@@ -23,11 +23,8 @@ import {
   worker,
 } from "./harness.ts";
 
-/**
- * A quantile of `pipeline_ingest_latency_seconds{output}` from its buckets, interpolated within
- * the bucket as Prometheus' histogram_quantile does (so as exact as the bucket bounds).
- */
-export function histogramQuantile(metrics: string, output: string, quantile: number): number {
+/** The cumulative buckets `[le, count]` of `pipeline_ingest_latency_seconds{output}`, by le. */
+export function latencyBuckets(metrics: string, output: string): [number, number][] {
   const buckets: [number, number][] = [];
   for (const line of metrics.split("\n")) {
     if (!line.startsWith("pipeline_ingest_latency_seconds_bucket{")) continue;
@@ -35,7 +32,14 @@ export function histogramQuantile(metrics: string, output: string, quantile: num
     const le = /le="([^"]+)"/.exec(line)![1];
     buckets.push([le === "+Inf" ? Infinity : Number(le), Number(line.split(" ").at(-1))]);
   }
-  buckets.sort((a, b) => a[0] - b[0]);
+  return buckets.sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * A quantile of cumulative buckets, interpolated within the bucket as Prometheus'
+ * histogram_quantile does (so as exact as the bucket bounds); NaN without observations.
+ */
+export function bucketQuantile(buckets: [number, number][], quantile: number): number {
   const total = buckets.at(-1)?.[1] ?? 0;
   if (total === 0) return NaN;
   const rank = quantile * total;
@@ -50,8 +54,13 @@ export function histogramQuantile(metrics: string, output: string, quantile: num
   return NaN;
 }
 
+/** A quantile of `pipeline_ingest_latency_seconds{output}` over everything observed so far. */
+export function histogramQuantile(metrics: string, output: string, quantile: number): number {
+  return bucketQuantile(latencyBuckets(metrics, output), quantile);
+}
+
 /** Runs transform and sink continuously; ingest sends `ticks` at `rate` ticks/s (0: unpaced). */
-async function continuous(rate: number, ticks: number): Promise<Record<string, number>> {
+export async function continuous(rate: number, ticks: number): Promise<Record<string, number>> {
   const e = await freshPipeline();
   const ports = { transform: nextPort(), sink: nextPort() };
   const groups = { transform: fresh("group"), sink: fresh("group") };

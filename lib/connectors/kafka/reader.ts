@@ -25,6 +25,8 @@ export async function readToEnd(
   kafka: Kafka,
   topic: string,
   partitions?: readonly number[],
+  /** Called per record instead of collecting them (a topic too big to hold). */
+  onRecord?: (record: StreamRecord) => void,
 ): Promise<StreamRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -48,7 +50,11 @@ export async function readToEnd(
         autoCommit: false,
         eachBatch: ({ batch }) => {
           if (partitions && !partitions.includes(batch.partition)) return Promise.resolve();
-          for (const m of batch.messages) records.push(toRecord(topic, batch.partition, m));
+          for (const m of batch.messages) {
+            const record = toRecord(topic, batch.partition, m);
+            if (onRecord) onRecord(record);
+            else records.push(record);
+          }
           const last = batch.messages.at(-1);
           const target = remaining.get(batch.partition);
           if (last && target !== undefined && BigInt(last.offset) + 1n >= target) {
