@@ -58,6 +58,28 @@ async function ticksCsv(): Promise<string> {
 /** The last line of a peer's output: its own figures. */
 const figuresOf = (p: { out: string }) => JSON.parse(p.out.trim().split("\n").at(-1)!);
 
+/**
+ * One run of a set of peers (`dir`: their scripts under scripts/bench/) on fresh topics and a
+ * fresh database: producer, then transform, then storage (with `storageArgs` after the DSN).
+ */
+async function peerRun(python: string, dir: string, csv: string, storageArgs: string[] = []) {
+  const ticksTopic = fresh("py-ticks"),
+    bars = fresh("py-bars"),
+    db = fresh("pydb").replaceAll("-", "_");
+  await createTopic(ticksTopic);
+  await createTopic(bars);
+  await psql(`create database ${db}`);
+  const peer = (script: string, ...args: string[]) =>
+    measure(python, [`${root}scripts/bench/${dir}${script}`, ...args]);
+  const p = await peer("producer.py", brokers, ticksTopic, csv);
+  const t = await peer("transform.py", brokers, ticksTopic, bars);
+  const dsn =
+    `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword()}`;
+  const s = await peer("storage.py", brokers, bars, dsn, ...storageArgs);
+  const [pj, tj, sj] = [p, t, s].map(figuresOf);
+  return { p, t, s, pj, tj, sj };
+}
+
 /** The seed's peers (kafka-python, pandas, psycopg2). */
 export async function pythonPeers(): Promise<Figures> {
   const { ticks } = settings;
@@ -72,23 +94,7 @@ export async function pythonPeers(): Promise<Figures> {
     rss: Record<string, number>;
   }[] = [];
   for (let i = 0; i < settings.runs; i++) {
-    const ticksTopic = fresh("py-ticks"),
-      bars = fresh("py-bars"),
-      db = fresh("pydb").replaceAll("-", "_");
-    await createTopic(ticksTopic);
-    await createTopic(bars);
-    await psql(`create database ${db}`);
-    const peer = (script: string, ...args: string[]) =>
-      measure(python, [`${root}scripts/bench/${script}`, ...args]);
-    const p = await peer("producer.py", brokers, ticksTopic, csv);
-    const t = await peer("transform.py", brokers, ticksTopic, bars);
-    const s = await peer(
-      "storage.py",
-      brokers,
-      bars,
-      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword()}`,
-    );
-    const [pj, tj, sj] = [p, t, s].map(figuresOf);
+    const { p, t, s, pj, tj, sj } = await peerRun(python, "", csv);
     py.push({
       produce: pj.rate,
       transform: tj.rate,
@@ -128,25 +134,10 @@ export async function strongPythonPeers(): Promise<Figures> {
   const csv = await ticksCsv();
   const runs: Record<string, number>[] = [];
   for (let i = 0; i < settings.runs; i++) {
-    const ticksTopic = fresh("pys-ticks"),
-      bars = fresh("pys-bars"),
-      db = fresh("pysdb").replaceAll("-", "_");
-    await createTopic(ticksTopic);
-    await createTopic(bars);
-    await psql(`create database ${db}`);
-    const peer = (script: string, ...args: string[]) =>
-      measure(python, [`${root}scripts/bench/strong/${script}`, ...args]);
-    const p = await peer("producer.py", brokers, ticksTopic, csv);
-    const t = await peer("transform.py", brokers, ticksTopic, bars);
-    const s = await peer(
-      "storage.py",
-      brokers,
-      bars,
-      `host=127.0.0.1 port=${env.POSTGRES_PORT} user=${env.POSTGRES_USER} dbname=${db} password=${pgPassword()}`,
+    const { p, t, s, pj, tj, sj } = await peerRun(python, "strong/", csv, [
       `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`,
       fresh("pys-index"),
-    );
-    const [pj, tj, sj] = [p, t, s].map(figuresOf);
+    ]);
     runs.push({
       produce: pj.rate,
       transform: tj.rate,
