@@ -91,7 +91,8 @@ export function kafkaOutput(
       return {
         topic: name,
         send,
-        write: (record) => batcher.write(record),
+        // Stamped when written, not when the batch goes: a batch may be sent by another slice.
+        write: (record) => batcher.write(stampLineage([record])[0]),
         flush: () => batcher.flush(),
         async close() {
           batcher.close();
