@@ -116,8 +116,10 @@ export const ingest = defineWorker({
   },
   options,
   httpPort: 9101,
-  async handle(_event, { options, outputs, log, signal }) {
-    const { total, records } = await readSource(options, log);
+  async handle(event, { options, outputs, log, signal }) {
+    const source = await readSource(options, log);
+    // Invoked with a data interval (an orchestrator's run for one day): only records in it.
+    const { total, records } = event.from || event.until ? within(source.records, event) : source;
     const progress = createProgress(`ingest ${options.source}`, total, log);
     const pace = pacer(options.replaySpeed);
     let sent = 0;
@@ -138,6 +140,17 @@ export const ingest = defineWorker({
     });
   },
 });
+
+/** The records whose event time is in [from, until). */
+function within(
+  records: Iterable<{ ts: number; record: Encoded }>,
+  { from, until }: { from?: Date; until?: Date },
+) {
+  const start = from?.getTime() ?? -Infinity;
+  const end = until?.getTime() ?? Infinity;
+  const kept = [...records].filter(({ ts }) => ts >= start && ts < end);
+  return { total: kept.length, records: kept };
+}
 
 /** The chosen source as a sequence of encoded records with their event times. */
 async function readSource(

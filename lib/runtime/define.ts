@@ -109,9 +109,18 @@ export interface StreamWorker<S extends OptionSpecs, O, T, St = never> extends C
   handle(batch: Message<T>[], ctx: StreamContext<OptionValues<S>, O, St>): Promise<void>;
 }
 
+/** What an invoked run is told: when, and the data interval an orchestrator asked for. */
+export interface InvokeEvent {
+  scheduledAt: Date;
+  /** Start of the data interval (`POST /run?from=`), inclusive. */
+  from?: Date;
+  /** End of the data interval (`POST /run?until=`), exclusive. */
+  until?: Date;
+}
+
 export interface InvokeWorker<S extends OptionSpecs, O> extends Common<S, O> {
   trigger: InvokeTrigger;
-  handle(event: { scheduledAt: Date }, ctx: HandlerContext<OptionValues<S>, O>): Promise<void>;
+  handle(event: InvokeEvent, ctx: HandlerContext<OptionValues<S>, O>): Promise<void>;
 }
 
 export interface HttpWorker<S extends OptionSpecs, O> extends Common<S, O> {

@@ -142,7 +142,13 @@ export function createMetrics(worker: string): WorkerMetrics {
 }
 
 /** What a run did, for its last log line: records in, out per output, dead letters. */
-export async function runTotals(m: WorkerMetrics): Promise<Record<string, unknown>> {
+export interface RunTotals {
+  recordsIn: number;
+  recordsOut: Record<string, number>;
+  deadLetters: number;
+}
+
+export async function runTotals(m: WorkerMetrics): Promise<RunTotals> {
   const sum = async (metric: client.Counter<string>) =>
     (await metric.get()).values.reduce((total, v) => total + v.value, 0);
   const out: Record<string, number> = {};

@@ -55,6 +55,12 @@ function runtimeOptions(def: Worker): OptionSpecs {
     "",
   );
   common.scheduleTz = str("SCHEDULE_TZ", "time zone of SCHEDULE (IANA name)", "UTC");
+  common.serve = bool(
+    "SERVE",
+    "consume nothing until POST /run on the HTTP port; each run drains like --once (an invoked " +
+      "worker runs once) and answers with its totals",
+    false,
+  );
   if (def.trigger.kind !== "stream") return common;
   const { state } = def as StreamWorker<OptionSpecs, unknown, unknown, unknown>;
   return {

@@ -65,6 +65,11 @@ export async function runWorker(
       }
       if (options.once) throw new ConfigError("ONCE and SCHEDULE cannot be used together");
     }
+    if (options.serve && (options.once || options.schedule)) {
+      throw new ConfigError(
+        `SERVE and ${options.once ? "ONCE" : "SCHEDULE"} cannot be used together`,
+      );
+    }
   } catch (error) {
     console.error(`${def.name}: configuration error: ${(error as Error).message}`);
     return exitCodes.config;
@@ -76,7 +81,11 @@ export async function runWorker(
 function helpFlags(def: Worker): string[] {
   const lines = ["  --help                       print this and exit"];
   if (def.trigger.kind !== "http") {
-    lines.push("  (--once and --schedule select the run mode; default: run continuously)");
+    lines.push(
+      "  (--once, --schedule and --serve select the run mode; default: run continuously)",
+      "  --serve routes: POST /run[?max_records=N&until=ISO] → 200 JSON totals, 409 while a run",
+      "  is going, 5xx problem+json when it failed; GET /lag (stream workers) → the group's lag",
+    );
   }
   return lines;
 }

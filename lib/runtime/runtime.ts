@@ -32,6 +32,8 @@ import type {
   Worker,
 } from "./define.ts";
 import { serveWorkerHttp } from "./http.ts";
+import { invocationEndpoint, type RunBounds, type RunReport, RunScope } from "./invocation.ts";
+import { lagEndpoint } from "./lag.ts";
 import { StateStore } from "./keyed_state.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import {
@@ -66,6 +68,7 @@ export class Runtime implements Lifecycle {
   #state?: StateStore;
   #ready = false;
   #fatal?: Error;
+  #invocation: (request: Request) => Promise<Response>;
 
   constructor(readonly def: Worker, readonly options: AnyValues, readonly schedule?: Schedule) {
     this.log = createLogger(def.name, options.logLevel as LogLevel, {}, {
@@ -74,6 +77,7 @@ export class Runtime implements Lifecycle {
     logProcessWarnings(this.log);
     this.metrics = createMetrics(def.name);
     this.halted = new Promise((resolve) => (this.#halt = resolve));
+    this.#invocation = invocationEndpoint(def.name, this.log, (bounds) => this.invoked(bounds));
   }
 
   get worker(): string {
@@ -157,7 +161,7 @@ export class Runtime implements Lifecycle {
         handler: def.trigger.kind === "http"
           ? (request) =>
             (def as HttpWorker<never, unknown>).handle(request, this.context() as never)
-          : undefined,
+          : (request) => this.route(request),
         onListen: (addr) =>
           log.info("listening", { url: `http://${addr.hostname}:${addr.port}`, mode: this.mode() }),
       });
@@ -195,8 +199,20 @@ export class Runtime implements Lifecycle {
     return code;
   }
 
+  /** Routes beyond health and metrics: `/run` when serving, `/lag` of a stream worker. */
+  async route(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    if (path === "/lag" && this.#stream) return await lagEndpoint(this.#stream)(request);
+    if (path === "/run" && this.options.serve) {
+      if (!this.ready) return new Response("not connected yet\n", { status: 503 });
+      return await this.#invocation(request);
+    }
+    return new Response("not found\n", { status: 404 });
+  }
+
   mode(): string {
     if (this.def.trigger.kind === "http") return "http";
+    if (this.options.serve) return "serve (POST /run)";
     if (this.options.once) return "once";
     if (this.schedule) return `schedule ${this.schedule.source} (${this.schedule.timezone})`;
     return this.def.trigger.kind === "stream" ? "continuous" : "once";
@@ -231,12 +247,14 @@ export class Runtime implements Lifecycle {
 
   async dispatch() {
     const { def } = this;
-    if (def.trigger.kind === "http") {
+    if (def.trigger.kind === "http" || this.options.serve) {
       await this.halted;
       return;
     }
-    const once = (at = new Date()) =>
-      def.trigger.kind === "stream" ? this.drain(true) : this.invoke(at);
+    const once = async (at = new Date()) => {
+      if (def.trigger.kind === "stream") await this.drain(true);
+      else await this.invoke(at);
+    };
     if (this.schedule) {
       await this.onSchedule(this.schedule, once);
     } else if (this.options.once || def.trigger.kind === "invoke") {
@@ -263,30 +281,69 @@ export class Runtime implements Lifecycle {
     }
   }
 
-  async invoke(scheduledAt: Date) {
+  /** One run of `POST /run`: its own failure scope, its totals, where a stream got to. */
+  async invoked(bounds: RunBounds): Promise<RunReport> {
+    const before = await runTotals(this.metrics);
+    const scope = new RunScope(this);
+    let bounded: boolean | undefined;
+    try {
+      if (this.def.trigger.kind === "stream") bounded = await this.drain(true, scope, bounds);
+      else await this.invoke(new Date(), { from: bounds.from, until: bounds.until });
+      if (scope.fatal) throw scope.fatal;
+    } finally {
+      if (!this.signal.aborted) this.setReady(true);
+    }
+    const after = await runTotals(this.metrics);
+    const recordsOut: Record<string, number> = {};
+    for (const [output, n] of Object.entries(after.recordsOut)) {
+      recordsOut[output] = n - (before.recordsOut[output] ?? 0);
+    }
+    const report: RunReport = {
+      recordsIn: after.recordsIn - before.recordsIn,
+      recordsOut,
+      deadLetters: after.deadLetters - before.deadLetters,
+    };
+    if (this.#stream) {
+      const positions = await this.#stream.positions().catch(() => undefined);
+      if (positions) {
+        report.offsets = Object.fromEntries(
+          [...positions].map(([p, { committed }]) => [p, String(committed)]),
+        );
+      }
+      report.bounded = bounded;
+    }
+    return report;
+  }
+
+  async invoke(scheduledAt: Date, interval: { from?: Date; until?: Date } = {}) {
     const def = this.def as InvokeWorker<never, unknown>;
     const work = (async () => {
-      await def.handle({ scheduledAt }, this.context() as never);
+      await def.handle({ scheduledAt, ...interval }, this.context() as never);
       await flushOutputs(this.#outputs);
     })();
     await this.withShutdownTimeout(work);
   }
 
-  /** Consumes the stream; with `untilEnd`, stops at the end offsets seen at start. */
-  async drain(untilEnd: boolean) {
+  /**
+   * Consumes the stream; with `untilEnd`, stops at the end offsets seen at start (or a bound);
+   * resolves to whether a bound ended it.
+   */
+  async drain(untilEnd: boolean, life: Lifecycle = this, bounds: RunBounds = {}): Promise<boolean> {
     const stream = this.#stream!;
     const state = this.#state;
     if (state) {
       await retry(
         () => state.prepare(stream.input),
-        this.retryPolicy("preparing the state changelog"),
+        life.retryPolicy("preparing the state changelog"),
         "preparing the state changelog",
       );
     }
-    const onSlice = sliceHandler(this, this.def as never, stream, this.#outputs, state);
-    await consumeStream(this, stream, onSlice, {
+    const onSlice = sliceHandler(life, this.def as never, stream, this.#outputs, state);
+    return await consumeStream(life, stream, onSlice, {
       untilEnd,
       onAssigned: (partitions) => state?.assigned(partitions),
+      maxRecords: bounds.maxRecords,
+      until: bounds.until?.getTime(),
     });
   }
 

@@ -26,15 +26,22 @@ export interface LoopHooks {
   onAssigned?: (partitions: number[]) => void;
   /** How often a drain polls the group's commits (other replicas may finish partitions). */
   pollMs?: number;
+  /** A drain starts no slice once this many records were read. */
+  maxRecords?: number;
+  /** A drain starts no slice whose first record's timestamp (ms) is at or after this. */
+  until?: number;
 }
 
-/** Consumes `stream`, slice by slice through `onSlice`, until done, stopped or failed. */
+/**
+ * Consumes `stream`, slice by slice through `onSlice`, until done, stopped or failed; resolves to
+ * whether a bound (`maxRecords`, `until`) ended a drain before its end offsets.
+ */
 export async function consumeStream(
   life: Lifecycle,
   stream: Stream,
   onSlice: (batch: PartitionBatch) => Promise<SliceOutcome>,
   hooks: LoopHooks,
-): Promise<void> {
+): Promise<boolean> {
   const { options, log } = life;
   await retry(
     () => stream.prepare(),
@@ -56,13 +63,30 @@ export async function consumeStream(
       topic: stream.input,
       partitions: Object.fromEntries([...remaining].map(([p, h]) => [p, h.toString()])),
     });
-    if (remaining.size === 0) return;
+    if (remaining.size === 0) return false;
   }
   // Once a drain has reached every end offset it starts no further slice: what arrived after the
   // start is left, uncommitted, for the next run. (Until then, a partition that is done may
   // still be read further: refusing its slices would make the client fetch them again and again.)
+  let bounded = false;
+  let read = 0;
+  // A bound ends a partition (until) or the whole drain (maxRecords) before a slice starts.
+  const withinBounds = (batch: PartitionBatch) => {
+    if (hooks.maxRecords !== undefined && read >= hooks.maxRecords) {
+      remaining!.clear();
+    } else if (hooks.until !== undefined && Number(batch.records[0]?.timestamp) >= hooks.until) {
+      remaining!.delete(batch.partition);
+    } else {
+      read += batch.records.length;
+      return true;
+    }
+    bounded = true;
+    if (remaining!.size === 0) wake();
+    return false;
+  };
   const slices = remaining
-    ? (batch: PartitionBatch) => remaining!.size > 0 ? onSlice(batch) : Promise.resolve(false)
+    ? (batch: PartitionBatch) =>
+      remaining!.size > 0 && withinBounds(batch) ? onSlice(batch) : Promise.resolve(false)
     : onSlice;
   let wake: () => void = () => {};
   const finished = new Promise<void>((resolve) => (wake = resolve));
@@ -108,6 +132,7 @@ export async function consumeStream(
   } finally {
     clearInterval(poll);
   }
+  return bounded;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   log,
   native,
   portOpen,
+  root,
   type Service,
   sh,
   spawnDetached,
@@ -35,10 +36,14 @@ export interface KafkaNode {
 /**
  * The nodes `KAFKA_NODES` asks for (1, everyday; 3, a replicated cluster). Node 1 uses
  * KAFKA_PORT, KAFKA_CONTROLLER_PORT and KAFKA_SASL_SSL_PORT and `.native/kafka`; node n uses the
- * same names suffixed `_n` and `.native/kafka-n`.
+ * same names suffixed `_n` and `.native/kafka-n`. KAFKA_NATIVE_DIR (environment only) moves the
+ * nodes' directories, so a second cluster on other ports can run beside the everyday one, as the
+ * cluster fault tests do; the jars stay in `.native/kafka/libs`.
  */
 export function kafkaNodes(e: Record<string, string> = env): KafkaNode[] {
   const count = Number(e.KAFKA_NODES ?? "1");
+  const moved = e.KAFKA_NATIVE_DIR ?? Deno.env.get("KAFKA_NATIVE_DIR");
+  const base = moved ? (moved.startsWith("/") ? moved : `${root}/${moved}`) : `${native}/kafka`;
   if (count !== 1 && count !== 3) throw new Error(`KAFKA_NODES must be 1 or 3, not ${count}`);
   return Array.from({ length: count }, (_, i) => {
     const suffix = i === 0 ? "" : `_${i + 1}`;
@@ -52,7 +57,7 @@ export function kafkaNodes(e: Record<string, string> = env): KafkaNode[] {
       port: port("KAFKA_PORT"),
       controllerPort: port("KAFKA_CONTROLLER_PORT"),
       saslSslPort: port("KAFKA_SASL_SSL_PORT"),
-      dir: i === 0 ? `${native}/kafka` : `${native}/kafka-${i + 1}`,
+      dir: i === 0 ? base : `${base}-${i + 1}`,
     };
   });
 }
@@ -85,7 +90,7 @@ export const kafka: Service = {
     : `${kafkaBrokers()} (${nodes.length} nodes)`,
   healthy: portsOpen,
   async start() {
-    await Deno.mkdir(`${native}/kafka`, { recursive: true });
+    await Deno.mkdir(nodes[0].dir, { recursive: true });
     await fetchJars("kafka", "kafka.version", env.KAFKA_VERSION, libs);
     await checkNodeCount();
     const tls = await kafkaTls(`${native}/kafka`);
@@ -100,8 +105,7 @@ export const kafka: Service = {
   },
   stop: async () => {
     // Every node a pid file was left for, whatever KAFKA_NODES says now.
-    for (let id = 3; id >= 1; id--) {
-      const dir = id === 1 ? `${native}/kafka` : `${native}/kafka-${id}`;
+    for (const { dir } of kafkaNodes({ ...env, KAFKA_NODES: "3" }).reverse()) {
       if (await exists(`${dir}/pid`)) await killPidFile(dir);
     }
   },
@@ -113,8 +117,8 @@ export const kafka: Service = {
  * fresh Kafka. Refused with a message rather than started into a broken quorum.
  */
 async function checkNodeCount() {
-  const file = `${native}/kafka/nodes`;
-  const formatted = await exists(`${native}/kafka/data/meta.properties`);
+  const file = `${nodes[0].dir}/nodes`;
+  const formatted = await exists(`${nodes[0].dir}/data/meta.properties`);
   const before = (await exists(file))
     ? (await Deno.readTextFile(file)).trim()
     : formatted
@@ -122,8 +126,8 @@ async function checkNodeCount() {
     : "";
   if (before && before !== String(nodes.length)) {
     throw new Error(
-      `.native/kafka was made for ${before} node(s), KAFKA_NODES is ${nodes.length}: ` +
-        "run `deno task infra down kafka` and remove .native/kafka* to start afresh",
+      `${nodes[0].dir} was made for ${before} node(s), KAFKA_NODES is ${nodes.length}: ` +
+        `run \`deno task infra down kafka\` and remove ${nodes[0].dir}* to start afresh`,
     );
   }
   await Deno.writeTextFile(file, String(nodes.length));
@@ -131,7 +135,7 @@ async function checkNodeCount() {
 
 /** The cluster id every node is formatted with (made once). */
 async function clusterIdentity(): Promise<string> {
-  const file = `${native}/kafka/cluster.id`;
+  const file = `${nodes[0].dir}/cluster.id`;
   if (await exists(file)) return (await Deno.readTextFile(file)).trim();
   const id = (await sh("java", ["-cp", `${libs}/*`, "kafka.tools.StorageTool", "random-uuid"]))
     .trim().split("\n").pop()!.trim();
@@ -283,7 +287,7 @@ async function kafkaTls(dir: string) {
 async function addScramUser(cp: string) {
   const password = await generatedSecret(kafkaScram.passwordFile);
   await sh("java", [
-    `-Dlog4j.configuration=file:${native}/kafka/log4j.properties`,
+    `-Dlog4j.configuration=file:${nodes[0].dir}/log4j.properties`,
     "-cp",
     cp,
     "kafka.admin.ConfigCommand",

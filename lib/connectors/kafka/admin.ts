@@ -47,7 +47,9 @@ export async function ensureTopics(
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
       await finalOrRetriable(admin.createTopics({
-        waitForLeaders: true,
+        // Our own wait below rides out a cluster still forming; kafkajs' gives up on
+        // UNKNOWN_TOPIC_OR_PARTITION from a node that has not seen the topic yet.
+        waitForLeaders: false,
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.partitions,

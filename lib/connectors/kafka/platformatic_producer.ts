@@ -53,6 +53,14 @@ function cachedBuffer(limit: number) {
 export async function openPlatformaticProducer(conn: KafkaConnection): Promise<RecordProducer> {
   const producer = new Producer<string, string | Uint8Array, string, string>({
     ...platformaticConnection(conn, "producer"),
+    // The client's own retries keep a request's sequence numbers, so the new leader of a
+    // partition drops what its old leader had already written; once they give up, the producer
+    // takes a new id and the runtime's resend can duplicate. Their budget is the Java producer's
+    // delivery.timeout.ms (2 min): on the three-node cluster a killed active controller stalled
+    // produce requests for 39 s, longer than the 37 s budget tried first.
+    retries: 125,
+    retryDelay: (_client: unknown, _op: string, attempt: number) =>
+      Math.min(1000, 100 * 2 ** attempt),
     idempotent: true,
     acks: -1,
     autocreateTopics: true,
