@@ -12,6 +12,7 @@ import type { Kafka } from "kafkajs";
 import { createKafka, kafkaOptions, partitionPositions } from "../lib/connectors/kafka/mod.ts";
 import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
 import { kafkaBrokers } from "./infra/kafka.ts";
+import { generatedSecret } from "./infra/service.ts";
 import { ownedPid, stopPidFile } from "./pid_file.ts";
 
 /** Only errors: these scripts print their own progress. */
@@ -114,8 +115,19 @@ async function startWorker(name: string, port: string) {
   Deno.exit(1);
 }
 
+/** Every secret file compose/docker-compose.yml names, generated (random) when missing. */
+export async function composeSecrets(dir = `${root}compose/secrets`): Promise<string[]> {
+  const file = await Deno.readTextFile(`${root}compose/docker-compose.yml`);
+  const names = [...file.matchAll(/file: \.\/secrets\/(\w+)/g)].map((m) => m[1]);
+  for (const name of names) {
+    await generatedSecret(`${dir}/${name}`);
+  }
+  return names;
+}
+
 async function up() {
   if (await dockerAnswers()) {
+    await composeSecrets();
     await run("docker", [...compose, "up", "-d", "--build"]);
     printUrls("compose");
     return;
@@ -211,11 +223,13 @@ async function logs() {
   await run("tail", ["-n", "50", "-F", ...workers.map((w) => `${runDir}/${w.name}.log`)]);
 }
 
-const command = Deno.args[0];
-if (command === "up") await up();
-else if (command === "down") await down();
-else if (command === "logs") await logs();
-else {
-  console.error("usage: deno task up | down | logs");
-  Deno.exit(2);
+if (import.meta.main) {
+  const command = Deno.args[0];
+  if (command === "up") await up();
+  else if (command === "down") await down();
+  else if (command === "logs") await logs();
+  else {
+    console.error("usage: deno task up | down | logs");
+    Deno.exit(2);
+  }
 }

@@ -11,6 +11,7 @@ import { api } from "../../workers/api.ts";
 import { ingest } from "../../workers/ingest.ts";
 import { sink } from "../../workers/sink.ts";
 import { transform } from "../../workers/transform.ts";
+import { composeSecrets } from "../../scripts/up.ts";
 import { ingestCsv, pipelineEnv } from "../support/pipeline.ts";
 import { env, eventually, produce, requireServer, root } from "../support/servers.ts";
 import { spawnWorker, taskArgs } from "../support/workers.ts";
@@ -118,6 +119,93 @@ Deno.test("the three-broker overlay validates; workers list every broker; replic
       Object.values(allOptions(workers[name])).flatMap((o) => [o.env, `${o.env}_FILE`]),
     );
     for (const key of Object.keys(e)) assert.ok(reads.has(key), `${name}: ${key}`);
+  }
+});
+
+Deno.test("the airflow profile: seed's image, LocalExecutor, own database, DAGs read-only, connections to serving workers", async () => {
+  const c = await resolvedCompose();
+  const services = c.services as Record<string, Yaml>;
+  const airflow = Object.keys(services).filter((n) =>
+    n.startsWith("airflow-") && n !== "airflow-db"
+  );
+  assert.deepEqual(airflow.sort(), ["airflow-init", "airflow-scheduler", "airflow-webserver"]);
+  const dag = Deno.readTextFileSync(`${compose}/airflow/dags/market_daily.py`);
+  const connIds = [...new Set([...dag.matchAll(/"(market_\w+)", "\//g)].map((m) => m[1]))];
+  assert.deepEqual(connIds.sort(), [
+    "market_api",
+    "market_ingest",
+    "market_sink",
+    "market_transform",
+  ]);
+  for (const name of airflow) {
+    const s = services[name];
+    assert.equal(s.image, `apache/airflow:${env.AIRFLOW_IMAGE_VERSION}`);
+    assert.equal(env.AIRFLOW_IMAGE_VERSION, "2.5.1", "the seed's image");
+    assert.deepEqual(s.profiles, ["airflow"]);
+    const e = s.environment;
+    assert.equal(e.AIRFLOW__CORE__EXECUTOR, "LocalExecutor");
+    const db = /postgresql\+psycopg2:\/\/(\w+):.*@(\w+):(\d+)\/(\w+)/.exec(
+      e.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD,
+    );
+    assert.ok(db, "metadata database in PostgreSQL");
+    assert.deepEqual(
+      db.slice(1),
+      ["airflow", "postgres", "5432", "airflow"],
+      "own user and database",
+    );
+    assert.ok(services[db[2]], "the database host is a compose service");
+    assert.doesNotMatch(JSON.stringify(e), /password=|:\/\/airflow:[^$]/i, "no password inline");
+    assert.ok(
+      s.volumes.some((v: Yaml) =>
+        (typeof v === "string" ? v : `${v.source}:${v.target}:${v.read_only ? "ro" : ""}`)
+          .match(/airflow\/dags:\/opt\/airflow\/dags:ro/)
+      ),
+      `${name} mounts the DAGs read-only`,
+    );
+    // Every connection the DAG uses: a serving worker, on the port it listens on.
+    for (const id of connIds) {
+      const url = new URL(e[`AIRFLOW_CONN_${id.toUpperCase()}`]);
+      const target = services[url.hostname];
+      assert.ok(target, `${id} → ${url.hostname} is a compose service`);
+      assert.equal(String(target.environment.HTTP_PORT), url.port, `${id} port`);
+      assert.equal(target.environment.HTTP_HOST ?? "0.0.0.0", "0.0.0.0");
+      if (id === "market_ingest" || id === "market_sink") {
+        assert.ok(target.command.includes("--serve"), `${url.hostname} waits for POST /run`);
+      }
+    }
+  }
+  assert.equal(
+    services["airflow-init"].depends_on["airflow-db"].condition,
+    "service_completed_successfully",
+  );
+  for (const name of ["airflow-webserver", "airflow-scheduler"]) {
+    assert.equal(
+      services[name].depends_on["airflow-init"].condition,
+      "service_completed_successfully",
+    );
+    assert.ok(services[name].healthcheck, `${name} healthcheck`);
+  }
+  assert.match(services["airflow-init"].command.join("\n"), /airflow db upgrade/);
+  assert.match(services["airflow-init"].command.join("\n"), /airflow_admin_password/);
+  assert.match(services["airflow-db"].command.join("\n"), /create database airflow owner airflow/);
+  for (const [name, worker] of [["ingest-serve", ingest], ["sink-serve", sink]] as const) {
+    const reads = new Set(
+      Object.values(allOptions(worker)).flatMap((o) => [o.env, `${o.env}_FILE`]),
+    );
+    for (const key of Object.keys(services[name].environment)) {
+      assert.ok(reads.has(key), `${name}: ${key}`);
+    }
+  }
+  // `deno task up` makes every secret file the compose file names.
+  const dir = await Deno.makeTempDir();
+  try {
+    const names = await composeSecrets(dir);
+    assert.ok(names.includes("airflow_db_password") && names.includes("airflow_secret_key"));
+    const values = names.map((n) => Deno.readTextFileSync(`${dir}/${n}`).trim());
+    assert.ok(values.every((v) => v.length >= 20));
+    assert.equal(new Set(values).size, values.length, "each secret its own random value");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -233,8 +321,9 @@ Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and
   await t.step("every stateful service has a named volume, every service a healthcheck", () => {
     for (const [name, s] of Object.entries(services)) {
       // Worker services get theirs from the image's HEALTHCHECK (see the Dockerfile test).
-      const fromImage = Object.keys(workers).includes(name);
-      if (name !== "kafka-init") assert.ok(s.healthcheck || fromImage, `${name} healthcheck`);
+      const fromImage = String(s.image).startsWith("marketdata-worker:");
+      const oneShot = s.restart === "no" && !fromImage;
+      if (!oneShot) assert.ok(s.healthcheck || fromImage, `${name} healthcheck`);
     }
     for (
       const name of ["kafka", "postgres", "elasticsearch", "prometheus", "grafana", "zookeeper"]
