@@ -6,9 +6,10 @@
  * bench/results.json and bench/results.md, and prints the table. Not part of the tests.
  *
  *   deno task bench [--ticks 1000000] [--runs 3] [--symbols 20] [--latency-seconds 30] [--no-python]
- *                   [--only limits,pipeline,producers,sp500,latency,scale,python]
+ *                   [--only limits,pipeline,producers,sp500,latency,scale,formats,python]
  *   deno task bench --soak [minutes]   the pipeline for a long time at 50% load (default 30)
  */
+import { avroAgainstJson } from "./bench/formats.ts";
 import { deno, env, type Figures, measure, say, settings } from "./bench/harness.ts";
 import { elasticsearchBulk, kafkaJava, postgresCopy } from "./bench/limits.ts";
 import { latencyUnderLoad } from "./bench/latency.ts";
@@ -54,6 +55,7 @@ await run("latency", latencyUnderLoad);
 await run("limits", () => postgresCopy(results.barsStored?.median ?? 0));
 await run("limits", elasticsearchBulk);
 await run("scale", scaleOut);
+await run("formats", avroAgainstJson);
 await run("pipeline", () => startToReady(ticksTopic));
 if (settings.python) {
   await run("python", pythonPeers);

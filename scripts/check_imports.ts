@@ -1,7 +1,8 @@
 /**
  * `deno task check` step: no import cycle among the project's own modules, and the layers import
  * one way — `lib/runtime/` imports neither connectors nor market, `lib/connectors/` imports the
- * runtime but not market, `lib/market/` imports nothing of ours outside itself. Reads the module
+ * runtime but not market, `lib/market/` imports nothing of ours outside itself, and
+ * `lib/pipeline/` (where market meets connectors: the record format) may import all three. Reads the module
  * graph of every worker, script and test from `deno info --json` (static, type-only and dynamic
  * imports alike: a dynamic import is still a dependency) and prints each cycle and each import
  * against the layers; exit 1 if any.
@@ -86,6 +87,7 @@ const layers: [string, string[]][] = [
   ["lib/runtime/", []],
   ["lib/connectors/", ["lib/runtime/"]],
   ["lib/market/", []],
+  ["lib/pipeline/", ["lib/runtime/", "lib/connectors/", "lib/market/"]],
 ];
 
 /** Imports that point against the layers: `[from, to]`. */

@@ -63,6 +63,17 @@ try {
   Deno.exit(2);
 }
 
+/** A dead letter's payload for a person: JSON text as it is, Avro by its schema id and size. */
+function describeValue(value: Uint8Array | null): string {
+  if (!value || value.byteLength === 0) return "(empty)";
+  if (value[0] === 0 && value.byteLength >= 5) {
+    const id = new DataView(value.buffer, value.byteOffset).getUint32(1);
+    return `avro, schema id ${id}, ${value.byteLength} bytes`;
+  }
+  const text = new TextDecoder().decode(value.subarray(0, 200));
+  return value.byteLength > 200 ? `${text}…` : text;
+}
+
 const letters = await readDeadLetters(values);
 if (command === "list") {
   const byReason = new Map<string, number>();
@@ -77,6 +88,7 @@ if (command === "list") {
       at: d.headers[h.failedAt],
       key: d.key,
       message: d.headers[h.message],
+      value: describeValue(d.value),
     };
     console.log(
       values.json

@@ -1,6 +1,6 @@
 /**
- * Native infrastructure without Docker: Kafka (KRaft) and Elasticsearch from their Maven Central
- * jars, PostgreSQL and Prometheus from Debian's packages, all on 127.0.0.1 with data under
+ * Native infrastructure without Docker: Kafka (KRaft), Elasticsearch and the schema registry
+ * (Apicurio) from Maven Central, PostgreSQL and Prometheus from Debian's packages, all on 127.0.0.1 with data under
  * `.native/`. Ports and versions come from `compose/.env`, the file Compose reads too.
  *
  *   deno task infra up [service...]     start (idempotent), wait until healthy
@@ -13,12 +13,13 @@ import { elasticsearch } from "./infra/elasticsearch.ts";
 import { kafka } from "./infra/kafka.ts";
 import { postgres } from "./infra/postgres.ts";
 import { prometheus } from "./infra/prometheus.ts";
+import { schemaRegistry } from "./infra/schema_registry.ts";
 import { native, type Service } from "./infra/service.ts";
 
 export { kafkaScram } from "./infra/kafka.ts";
 export { postgresPasswordFile } from "./infra/postgres.ts";
 
-export const services: Service[] = [kafka, elasticsearch, postgres, prometheus];
+export const services: Service[] = [kafka, elasticsearch, postgres, prometheus, schemaRegistry];
 
 async function up(selected: Service[]) {
   // Start them side by side: the JVMs take the longest and do not depend on each other.
@@ -69,7 +70,7 @@ if (import.meta.main) {
   } else if (command === "status") Deno.exit((await status(selected)) ? 0 : 1);
   else {
     console.error(
-      "usage: deno task infra up|down|status [kafka|elasticsearch|postgres|prometheus ...]",
+      "usage: deno task infra up|down|status [kafka|elasticsearch|postgres|prometheus|schema-registry ...]",
     );
     Deno.exit(2);
   }

@@ -63,6 +63,9 @@ function workerEnv(port: string): Record<string, string> {
     BARS_TOPIC: env.BARS_TOPIC,
     DLQ_TOPIC: env.DLQ_TOPIC,
     TOPIC_PARTITIONS: env.TOPIC_PARTITIONS,
+    RECORD_FORMAT: env.RECORD_FORMAT,
+    SCHEMA_REGISTRY_URL: `http://127.0.0.1:${env.SCHEMA_REGISTRY_PORT}/apis/ccompat/v7`,
+    SCHEMA_COMPATIBILITY: env.SCHEMA_COMPATIBILITY,
   };
 }
 

@@ -14,15 +14,16 @@ import { kafkaOutput, topicOption } from "../lib/connectors/kafka/mod.ts";
 import {
   detectInterval,
   type Encoded,
-  encodeSourceBar,
-  encodeTick,
+  jsonWire,
   parseCsv,
   parseIsoTime,
   readAlphaVantageReply,
   type SourceBar,
   syntheticTicks,
   topics,
+  type WireFormat,
 } from "../lib/market/mod.ts";
+import { openWire, recordFormatOptions } from "../lib/pipeline/wire.ts";
 import {
   createProgress,
   defineWorker,
@@ -38,7 +39,11 @@ import {
   str,
 } from "../lib/runtime/mod.ts";
 
+// JSON, or Avro with the ticks topic's schema registered at start (RECORD_FORMAT; see setup).
+let wire: WireFormat = jsonWire;
+
 const options = {
+  ...recordFormatOptions,
   source: oneOf(
     "SOURCE",
     "where records come from",
@@ -116,6 +121,9 @@ export const ingest = defineWorker({
   },
   options,
   httpPort: 9101,
+  async setup({ options, outputs }) {
+    wire = await openWire(options, { input: { topic: outputs.ticks.topic, writes: true } });
+  },
   async handle(event, { options, outputs, log, signal }) {
     const source = await readSource(options, log);
     // Invoked with a data interval (an orchestrator's run for one day): only records in it.
@@ -157,7 +165,8 @@ async function readSource(
   o: Options,
   log: Logger,
 ): Promise<{ total: number | null; records: Iterable<{ ts: number; record: Encoded }> }> {
-  const bars = (list: SourceBar[]) => list.map((b) => ({ ts: b.ts, record: encodeSourceBar(b) }));
+  const bars = (list: SourceBar[]) =>
+    list.map((b) => ({ ts: b.ts, record: wire.encodeSourceBar(b) }));
   if (o.source === "csv") {
     const text = /^https?:\/\//.test(o.csvPath)
       ? await (await fetch(o.csvPath)).text()
@@ -214,7 +223,7 @@ async function readSource(
   const records = function* () {
     for (let i = 0; i < o.syntheticTicks; i++) {
       const tick = ticks.next().value!;
-      yield { ts: tick.ts, record: encodeTick(tick) };
+      yield { ts: tick.ts, record: wire.encodeTick(tick) };
     }
   };
   return { total: o.syntheticTicks, records: records() };

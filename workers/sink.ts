@@ -11,7 +11,7 @@
  *   deno task sink --schedule "*\/5 * * * *"
  */
 import { elasticsearchOutput } from "../lib/connectors/elasticsearch.ts";
-import { kafkaTopic, topicOption } from "../lib/connectors/kafka/mod.ts";
+import { kafkaTopic, topicOption, triggerTopic } from "../lib/connectors/kafka/mod.ts";
 import { postgresOutput } from "../lib/connectors/postgres.ts";
 import {
   barColumns,
@@ -22,20 +22,26 @@ import {
   barsIndex,
   checkKey,
   database,
-  decodeBar,
   type IndicatorBar,
   indicatorColumns,
   indicatorRow,
   InvalidRecord,
+  jsonWire,
   migrations,
   topics,
+  type WireFormat,
 } from "../lib/market/mod.ts";
+import { openWire, recordFormatOptions } from "../lib/pipeline/wire.ts";
 import { defineWorker, type Message, name, run } from "../lib/runtime/mod.ts";
+
+const input = topicOption("BARS_TOPIC", "input topic of bars", topics.bars);
+// JSON, or Avro resolved to this sink's bar schema (RECORD_FORMAT; see setup).
+let wire: WireFormat = jsonWire;
 
 export const sink = defineWorker({
   name: "sink",
   description: "bars with indicators into PostgreSQL and Elasticsearch",
-  trigger: kafkaTopic(topicOption("BARS_TOPIC", "input topic of bars", topics.bars), {
+  trigger: kafkaTopic(input, {
     group: "sink",
     deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", topics.deadLetters),
     batchSize: 3000,
@@ -52,11 +58,17 @@ export const sink = defineWorker({
       barIndexTemplate,
     ),
   },
-  options: {},
+  options: { ...recordFormatOptions },
   httpPort: 9103,
 
+  async setup({ options }) {
+    wire = await openWire(options, { bars: { topic: triggerTopic(options, input) } });
+  },
+
+  beforeDecode: (records) => wire.prefetch("bars", records.map((r) => r.value)),
+
   decode(record) {
-    const bar = decodeBar(record.value, record.headers);
+    const bar = wire.decodeBar(record.value, record.headers);
     checkKey(record.key, bar.symbol);
     return bar;
   },

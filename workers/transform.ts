@@ -12,19 +12,20 @@
  * depend on batch boundaries, crashes or rebalances. Each bar carries the ingest time of the
  * oldest tick of its symbol in the slice (the runtime's lineage).
  */
-import { kafkaOutput, kafkaTopic, topicOption } from "../lib/connectors/kafka/mod.ts";
+import { kafkaOutput, kafkaTopic, topicOption, triggerTopic } from "../lib/connectors/kafka/mod.ts";
 import {
   type BarConfig,
   buildBars,
   checkKey,
-  decodeInput,
-  encodeBar,
   type Interval,
   InvalidRecord,
+  jsonWire,
   parseInterval,
   type SymbolState,
   topics,
+  type WireFormat,
 } from "../lib/market/mod.ts";
+import { openWire, recordFormatOptions } from "../lib/pipeline/wire.ts";
 import { defineWorker, int, keyedState, list, type OptionSpec, run } from "../lib/runtime/mod.ts";
 
 const intervals = (env: string, help: string, fallback: string): OptionSpec<Interval[]> =>
@@ -32,10 +33,14 @@ const intervals = (env: string, help: string, fallback: string): OptionSpec<Inte
 const period = (env: string, help: string, fallback: number) =>
   int(env, help, fallback, { min: 1, max: 1000 });
 
+const input = topicOption("TICKS_TOPIC", "input topic", topics.ticks);
+// JSON, or Avro with the schemas registered or resolved at start (RECORD_FORMAT; see setup).
+let wire: WireFormat = jsonWire;
+
 export const transform = defineWorker({
   name: "transform",
   description: "ticks and daily bars in, bars with indicators out",
-  trigger: kafkaTopic(topicOption("TICKS_TOPIC", "input topic", topics.ticks), {
+  trigger: kafkaTopic(input, {
     group: "transform",
     deadLetters: topicOption("DLQ_TOPIC", "dead-letter topic", topics.deadLetters),
     // Each slice writes the partition's state once: 2,000 ticks ran 12% faster than 1,000.
@@ -66,11 +71,21 @@ export const transform = defineWorker({
     rsiPeriod: period("RSI_PERIOD", "RSI period (Wilder)", 14),
     volatilityPeriod: period("VOLATILITY_PERIOD", "log returns in the volatility window", 20),
     zscorePeriod: period("ZSCORE_PERIOD", "closes in the z-score window", 20),
+    ...recordFormatOptions,
   },
   httpPort: 9102,
 
+  async setup({ options, outputs }) {
+    wire = await openWire(options, {
+      input: { topic: triggerTopic(options, input) },
+      bars: { topic: outputs.bars.topic, writes: true },
+    });
+  },
+
+  beforeDecode: (records) => wire.prefetch("input", records.map((r) => r.value)),
+
   decode(record) {
-    const input = decodeInput(record.value, record.headers);
+    const input = wire.decodeInput(record.value, record.headers);
     checkKey(record.key, input.symbol);
     return input;
   },
@@ -107,7 +122,7 @@ export const transform = defineWorker({
         ),
       );
     }
-    await outputs.bars.send(result.bars.map(encodeBar));
+    await outputs.bars.send(result.bars.map(wire.encodeBar));
     for (const [symbol, symbolState] of result.states) state.set(symbol, symbolState);
   },
 });

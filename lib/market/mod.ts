@@ -16,3 +16,4 @@ export * from "./bar_query.ts";
 export * from "./time.ts";
 export * from "./deployment.ts";
 export * from "./invalid_record.ts";
+export * from "./wire_format.ts";

@@ -192,8 +192,14 @@ export function decodeInput(
   headers: Record<string, string>,
 ): InputRecord {
   checkSchemaVersion(headers);
-  const obj = parseJsonObject(value);
-  const type = headers[headerNames.recordType];
+  return inputFromObject(headers[headerNames.recordType], parseJsonObject(value));
+}
+
+/** Validates an input record's fields (however it was encoded) as the record `type`. */
+export function inputFromObject(
+  type: string | undefined,
+  obj: Record<string, unknown>,
+): InputRecord {
   if (type === "tick") return { kind: "tick", ...validateTick(obj) };
   if (type === "bar") return { kind: "bar", ...validateSourceBar(obj) };
   throw new InvalidRecord(
@@ -203,17 +209,22 @@ export function decodeInput(
   );
 }
 
-/** An encoded record: key, JSON value, headers. */
+/** An encoded record: key, value (JSON text or Avro bytes), headers. */
 export interface Encoded {
   key: string;
-  value: string;
+  value: string | Uint8Array;
   headers: Readonly<Record<string, string>>;
+}
+
+/** A record encoded as JSON. */
+export interface JsonEncoded extends Encoded {
+  value: string;
 }
 
 // One frozen headers object per record type, shared by every record of that type.
 const typeHeaders = new Map<string, Readonly<Record<string, string>>>();
 
-function encode(type: string, key: string, body: Record<string, unknown>): Encoded {
+function encode(type: string, key: string, body: Record<string, unknown>): JsonEncoded {
   let headers = typeHeaders.get(type);
   if (!headers) {
     headers = Object.freeze({
@@ -226,7 +237,7 @@ function encode(type: string, key: string, body: Record<string, unknown>): Encod
 }
 
 /** A tick for the input topic, keyed by symbol so one symbol stays in one partition, in order. */
-export function encodeTick(t: Tick): Encoded {
+export function encodeTick(t: Tick): JsonEncoded {
   return encode("tick", t.symbol, {
     symbol: t.symbol,
     ts: new Date(t.ts).toISOString(),
@@ -236,7 +247,7 @@ export function encodeTick(t: Tick): Encoded {
 }
 
 /** A source bar for the input topic, keyed by symbol. */
-export function encodeSourceBar(b: SourceBar): Encoded {
+export function encodeSourceBar(b: SourceBar): JsonEncoded {
   return encode("bar", b.symbol, {
     symbol: b.symbol,
     ts: new Date(b.ts).toISOString(),
@@ -251,7 +262,7 @@ export function encodeSourceBar(b: SourceBar): Encoded {
 }
 
 /** A bar with indicators for `market.bars`, keyed by symbol (per-symbol order holds downstream). */
-export function encodeBar(b: IndicatorBar): Encoded {
+export function encodeBar(b: IndicatorBar): JsonEncoded {
   return encode("bar-indicators", b.symbol, {
     ...b,
     start: new Date(b.start).toISOString(),
@@ -284,7 +295,11 @@ export function decodeBar(value: Uint8Array | null, headers: Record<string, stri
   if (headers[headerNames.recordType] !== "bar-indicators") {
     throw new InvalidRecord("record-type must be bar-indicators", undefined, "unknown-record-type");
   }
-  const obj = parseJsonObject(value);
+  return barFromObject(parseJsonObject(value));
+}
+
+/** Validates a bar's fields (however it was encoded). */
+export function barFromObject(obj: Record<string, unknown>): IndicatorBar {
   const interval = field(obj, "interval");
   if (typeof interval !== "string" || !(INTERVALS as readonly string[]).includes(interval)) {
     throw new InvalidRecord(`interval must be one of ${INTERVALS.join(", ")}`, "interval");

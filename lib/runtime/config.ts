@@ -13,9 +13,13 @@
  * ```
  * @module
  */
+import { NonRetriableError } from "./non_retriable_error.ts";
 
-/** A bad or missing option. Its message is one line that names the option; the exit code is 2. */
-export class ConfigError extends Error {
+/**
+ * A bad or missing option, or a setting a server refused (an incompatible schema): its message is
+ * one line that names it; the exit code is 2, and it is never retried.
+ */
+export class ConfigError extends NonRetriableError {
   override name = "ConfigError";
 }
 

@@ -104,6 +104,11 @@ export interface StreamWorker<S extends OptionSpecs, O, T, St = never> extends C
   trigger: StreamTrigger;
   /** Keyed state the runtime keeps for the handler (see keyed_state.ts). */
   state?: KeyedStateSpec<St>;
+  /**
+   * Before a slice's records are decoded: fetch what decoding needs (an Avro writer schema by
+   * id). A failure fails the slice, which is retried without a commit.
+   */
+  beforeDecode?(records: readonly StreamRecord[], options: OptionValues<S>): Promise<void>;
   /** Per record; a thrown RecordError sends that record to the dead-letter topic. */
   decode(record: StreamRecord, options: OptionValues<S>): T;
   handle(batch: Message<T>[], ctx: StreamContext<OptionValues<S>, O, St>): Promise<void>;

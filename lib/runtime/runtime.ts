@@ -31,6 +31,7 @@ import type {
   StreamWorker,
   Worker,
 } from "./define.ts";
+import { ConfigError } from "./config.ts";
 import { serveWorkerHttp } from "./http.ts";
 import { invocationEndpoint, type RunBounds, type RunReport, RunScope } from "./invocation.ts";
 import { lagEndpoint } from "./lag.ts";
@@ -42,6 +43,7 @@ import {
   type Logger,
   type LogLevel,
   logProcessWarnings,
+  redact,
 } from "./log.ts";
 import { createMetrics, runTotals, type WorkerMetrics } from "./metrics.ts";
 import { retry, type RetryPolicy } from "./retry.ts";
@@ -51,6 +53,15 @@ import type { Stream } from "./stream.ts";
 import { consumeStream } from "./stream_loop.ts";
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** The ConfigError `error` is, or was caused by (a refused setting ends the worker with exit 2). */
+function configErrorIn(error: unknown): ConfigError | undefined {
+  for (let e = error, depth = 0; e && depth < 10; depth++) {
+    if (e instanceof ConfigError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 const cpuSeconds = (usage: { user: number; system: number }) => (usage.user + usage.system) / 1e6;
 
 /** Exit codes: 0 done, 1 gave up (retries exhausted, server unreachable), 2 bad configuration. */
@@ -181,9 +192,12 @@ export class Runtime implements Lifecycle {
       await this.dispatch();
       if (this.#fatal) throw this.#fatal;
     } catch (error) {
-      code = exitCodes.failed;
+      const config = configErrorIn(error);
+      code = config ? exitCodes.config : exitCodes.failed;
       this.metrics.errors.inc({ kind: "fatal" });
       log.error(`stopping: ${(error as Error).message}`, { error: (error as Error).name });
+      // A refused setting reads like a bad option: one line on stderr naming it.
+      if (config) console.error(`${def.name}: configuration error: ${redact(config.message)}`);
     } finally {
       this.setReady(false);
       await this.closeAll();

@@ -83,6 +83,7 @@ export function sliceHandler(
           : batch.records;
         const messages: Message<unknown>[] = [];
         const failures: Failure[] = [];
+        await def.beforeDecode?.(records, options);
         for (const record of records) {
           try {
             messages.push({ value: def.decode(record, options), record });

@@ -8,12 +8,16 @@ import { buildBars } from "../../lib/market/bars.ts";
 import { defaultPeriods } from "../../lib/market/indicators.ts";
 import { encodeBar, encodeSourceBar } from "../../lib/market/record.ts";
 import { seededRandom } from "../../lib/market/synthetic.ts";
+import { avroWire } from "../../lib/market/wire_format.ts";
+import { AvroSubject, readAvroSchema } from "../../lib/connectors/avro.ts";
+import { schemaRegistry } from "../../lib/connectors/schema_registry.ts";
 import { drain, groups, pipelineEnv } from "../support/pipeline.ts";
 import {
   createTopics,
   produce,
   type ProducedRecord,
   readAll,
+  registryUrl,
   requireServer,
   root,
 } from "../support/servers.ts";
@@ -173,6 +177,95 @@ Deno.test("10,000 hostile records into transform and 10,000 into sink: each dead
       const still = await p.db.pool.query("select count(*)::int as n from bars");
       assert.equal(still.rows[0].n, VALID, "no hostile record became a row");
     });
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("10,000 hostile Avro records into the sink: truncated, wrong magic, unknown ids, wrong schema — each dead-lettered, neighbours stored", async () => {
+  await requireServer("kafka");
+  await requireServer("postgres");
+  await requireServer("elasticsearch");
+  await requireServer("schema-registry");
+  const p = await pipelineEnv();
+  try {
+    const random = seededRandom(3);
+    const barsTopic = `${p.topics.bars}-avro-fuzz`;
+    const sinkDlq = `${p.topics.dlq}-avro-sink`;
+    await createTopics([barsTopic, sinkDlq]);
+    const registry = schemaRegistry(registryUrl);
+    const schemas = `${root}schemas`;
+    const bars = await AvroSubject.open(
+      registry,
+      `${barsTopic}-value`,
+      readAvroSchema(schemas, "bar"),
+      "BACKWARD",
+    );
+    // Valid Avro of another schema (a tick), registered under a subject of its own.
+    const ticks = await AvroSubject.open(
+      registry,
+      `${barsTopic}-other-value`,
+      readAvroSchema(schemas, "tick"),
+      "BACKWARD",
+    );
+    const wire = avroWire({ bars });
+    const built = buildBars(new Map(), sp500.map((b) => ({ kind: "bar" as const, ...b })), {
+      tickIntervals: [],
+      barIntervals: ["1d"],
+      periods: defaultPeriods,
+    }).bars;
+    const valid: ProducedRecord[] = built.map((b) => ({ ...wire.encodeBar(b) }));
+    const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
+    const withId = (id: number, body: Uint8Array) => {
+      const out = new Uint8Array(5 + body.length);
+      new DataView(out.buffer).setUint32(1, id);
+      out.set(body, 5);
+      return out;
+    };
+    const kinds: ((good: Uint8Array, bar: (typeof built)[number]) => Uint8Array | null)[] = [
+      (good) => good.slice(0, 5 + Math.floor(random() * (good.length - 6))),
+      (good) => Uint8Array.from(good, (b, i) => (i === 0 ? 1 + Math.floor(random() * 255) : b)),
+      (good) => withId(1_000_000 + Math.floor(random() * 1e9), good.slice(5)),
+      (_, bar) => ticks.encode({ symbol: bar.symbol, ts: bar.start, price: bar.close, size: 1 }),
+      (good) => withId(bars.writerId!, crypto.getRandomValues(new Uint8Array(good.length - 5))),
+      (good) => good.slice(0, Math.floor(random() * 5)),
+      (good) => Uint8Array.from([...good, ...crypto.getRandomValues(new Uint8Array(3))]),
+      (_, bar) => bars.encode({ ...bar, close: NaN }),
+      (_, bar) => bars.encode({ ...bar, volume: -1 }),
+      (_, bar) => bars.encode({ ...bar, symbol: "X'; drop table bars; --" }),
+      (_, bar) => bars.encode({ ...bar, start: 8.7e15 }),
+      (_, bar) => bars.encode({ ...bar, interval: "7x" }),
+      () => null,
+    ];
+    const records = interleave(valid, () => {
+      const i = Math.floor(random() * built.length);
+      const value = pick(kinds)(valid[i].value as Uint8Array, built[i]);
+      return { ...valid[i], value: value ?? new Uint8Array() };
+    }, random);
+    await produce(barsTopic, records);
+    const w = await drain("sink", p, {
+      ...groups("avro-fuzz").sink,
+      BARS_TOPIC: barsTopic,
+      DLQ_TOPIC: sinkDlq,
+      BATCH_SIZE: "1000",
+      RECORD_FORMAT: "avro",
+      SCHEMA_REGISTRY_URL: registryUrl,
+    });
+    const dlq = await readAll(sinkDlq);
+    const reasons = new Map<string, number>();
+    for (const d of dlq) {
+      reasons.set(d.headers["dlq.reason"], (reasons.get(d.headers["dlq.reason"]) ?? 0) + 1);
+    }
+    console.log(`dead letters by reason: ${JSON.stringify(Object.fromEntries(reasons))}`);
+    assert.equal(dlq.length, HOSTILE);
+    assert.ok(
+      ["not-avro", "unknown-schema-id", "incompatible-schema", "invalid-avro"].every((r) =>
+        reasons.has(r)
+      ),
+    );
+    const { rows } = await p.db.pool.query("select count(*)::int as n from bars");
+    assert.equal(rows[0].n, VALID, "every valid neighbour stored, no hostile record a row");
+    assert.equal(w.lines.some((l) => l.includes('"level":"error"')), false, "no crash");
   } finally {
     await p.cleanup();
   }

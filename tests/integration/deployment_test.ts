@@ -122,6 +122,39 @@ Deno.test("the three-broker overlay validates; workers list every broker; replic
   }
 });
 
+Deno.test("the Avro overlay validates: workers use the seed's registry, wait for it, may reach it", async () => {
+  const { code, out } = await composeConfig(["docker-compose.yml", "docker-compose.avro.yml"]);
+  assert.equal(code, 0, out);
+  const services = parse(out).services;
+  const registry = services["schema-registry"];
+  assert.equal(registry.image, `confluentinc/cp-schema-registry:${env.CONFLUENT_VERSION}`);
+  assert.equal(env.CONFLUENT_VERSION, "7.3.0", "the seed's version");
+  assert.ok(registry.healthcheck);
+  assert.equal(
+    registry.environment.SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL,
+    env.SCHEMA_COMPATIBILITY,
+  );
+  const listener = new URL(registry.environment.SCHEMA_REGISTRY_LISTENERS);
+  for (const name of ["ingest", "transform", "sink"]) {
+    const s = services[name];
+    assert.equal(s.environment.RECORD_FORMAT, "avro", name);
+    const url = new URL(s.environment.SCHEMA_REGISTRY_URL);
+    assert.ok(services[url.hostname], `${name}: ${url.hostname} is a service`);
+    assert.equal(url.port, listener.port, `${name}: the registry's port`);
+    assert.equal(s.depends_on[url.hostname].condition, "service_healthy");
+    const net = s.command.find((a: string) => a.startsWith("--allow-net="));
+    assert.ok(
+      net.split("=")[1].split(",").includes(url.hostname),
+      `${name} may reach the registry`,
+    );
+    assert.equal(s.command.at(-1), `workers/${name}.ts`);
+    const reads = new Set(
+      Object.values(allOptions(workers[name])).flatMap((o) => [o.env, `${o.env}_FILE`]),
+    );
+    for (const key of Object.keys(s.environment)) assert.ok(reads.has(key), `${name}: ${key}`);
+  }
+});
+
 Deno.test("the airflow profile: seed's image, LocalExecutor, own database, DAGs read-only, connections to serving workers", async () => {
   const c = await resolvedCompose();
   const services = c.services as Record<string, Yaml>;

@@ -14,6 +14,7 @@ export const env = loadComposeEnv(new URL("../../", import.meta.url));
 export const root = new URL("../../", import.meta.url).pathname;
 export const brokers = `127.0.0.1:${env.KAFKA_PORT}`;
 export const esUrl = `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`;
+export const registryUrl = `http://127.0.0.1:${env.SCHEMA_REGISTRY_PORT}/apis/ccompat/v7`;
 export const pgPasswordFile = `${root}.native/secrets/postgres_password`;
 
 const howToStart = "start the native servers with `deno task infra up` (or run `deno task test`)";
@@ -29,13 +30,16 @@ export async function reachable(port: number): Promise<boolean> {
 }
 
 /** Fails (never skips) with a message saying how to start the server. */
-export async function requireServer(name: "kafka" | "postgres" | "elasticsearch" | "prometheus") {
+export async function requireServer(
+  name: "kafka" | "postgres" | "elasticsearch" | "prometheus" | "schema-registry",
+) {
   const port = Number(
     {
       kafka: env.KAFKA_PORT,
       postgres: env.POSTGRES_PORT,
       elasticsearch: env.ELASTICSEARCH_PORT,
       prometheus: env.PROMETHEUS_PORT,
+      "schema-registry": env.SCHEMA_REGISTRY_PORT,
     }[name],
   );
   if (!(await reachable(port))) {

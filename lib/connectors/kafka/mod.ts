@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-export { kafkaTopic, type KafkaTopicSettings } from "./trigger.ts";
+export { kafkaTopic, type KafkaTopicSettings, triggerTopic } from "./trigger.ts";
 export { type KafkaOutput, kafkaOutput } from "./output.ts";
 export {
   createKafka,

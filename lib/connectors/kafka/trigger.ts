@@ -41,6 +41,11 @@ export interface KafkaTopicSettings {
   concurrency?: number;
 }
 
+/** The input topic's name in a worker's resolved options (the trigger's `topic` option). */
+export function triggerTopic(options: object, topic: OptionSpec<string>): string {
+  return (options as Record<string, string>)[`topic:${topic.env}`];
+}
+
 /** Consume the topic named by `topic` in a consumer group, in per-partition slices. */
 export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettings): StreamTrigger {
   const input = `topic:${topic.env}`;

@@ -1,0 +1,72 @@
+/**
+ * The record format the market workers share (RECORD_FORMAT): JSON, or Avro on the schema
+ * registry — the market's records (`lib/market/wire_format.ts`) through the registry's codecs
+ * (`lib/connectors/avro.ts`). This layer is where the two meet, so neither imports the other.
+ * A worker opens it in `setup`: a topic it writes has its schema registered (an incompatible one
+ * stops the worker with exit 2 before it writes anything); a topic it reads resolves whatever
+ * writer schema a record names to the worker's own.
+ *
+ * @example
+ * ```ts
+ * const options = { recordFormat: "json", schemaRegistryUrl: "", schemaCompatibility: "BACKWARD",
+ *   avroSchemas: "schemas" } as const;
+ * const wire = await openWire(options, { bars: { topic: "market.bars", writes: true } });
+ * ```
+ * @module
+ */
+import { AvroSubject, readAvroSchema } from "../connectors/avro.ts";
+import { type Compatibility, schemaRegistry } from "../connectors/schema_registry.ts";
+import { avroWire, jsonWire, type WireFormat } from "../market/wire_format.ts";
+import { ConfigError } from "../runtime/config.ts";
+
+export { recordFormatOptions } from "../connectors/avro.ts";
+
+/** The resolved values of `recordFormatOptions`. */
+export interface RecordFormat {
+  recordFormat: "json" | "avro";
+  schemaRegistryUrl: string;
+  schemaCompatibility: Compatibility;
+  avroSchemas: string;
+}
+
+/** A topic of the pipeline as a worker uses it: its name, and whether this worker writes it. */
+export interface TopicUse {
+  topic: string;
+  writes?: boolean;
+}
+
+function schemaFiles(dir: string) {
+  try {
+    return {
+      // The ticks topic carries ticks and source bars: its value schema is their union.
+      input: [readAvroSchema(dir, "tick"), readAvroSchema(dir, "source_bar")],
+      bars: readAvroSchema(dir, "bar"),
+    };
+  } catch (error) {
+    throw new ConfigError(
+      `AVRO_SCHEMAS: cannot read the schemas in ${dir}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** The wire format RECORD_FORMAT names, with the subjects of `topics` opened (Avro). */
+export async function openWire(
+  options: RecordFormat,
+  topics: { input?: TopicUse; bars?: TopicUse },
+): Promise<WireFormat> {
+  if (options.recordFormat === "json") return jsonWire;
+  const registry = schemaRegistry(options.schemaRegistryUrl);
+  const schemas = schemaFiles(options.avroSchemas);
+  const open = (use: TopicUse | undefined, schema: unknown) =>
+    use &&
+    AvroSubject.open(
+      registry,
+      `${use.topic}-value`,
+      schema,
+      use.writes ? options.schemaCompatibility : undefined,
+    );
+  return avroWire({
+    input: await open(topics.input, schemas.input),
+    bars: await open(topics.bars, schemas.bars),
+  });
+}
