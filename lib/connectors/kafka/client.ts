@@ -84,6 +84,10 @@ export function produceRequests<
 
 /** A connected producer. `send` resolves once every broker acknowledged (acks=all). */
 export interface RecordProducer {
+  /**
+   * Resolves once every record is acknowledged. A failed send may carry `unsent`: the records
+   * not acknowledged (resending only those does not repeat what was written).
+   */
   send(topic: string, records: OutgoingRecord[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -62,9 +62,18 @@ export function kafkaOutput(
       const send = async (records: OutgoingRecord[]) => {
         if (records.length === 0) return;
         const stamped = stampLineage(records);
-        // A broker away for longer than the client's own retries: back off and try again. A
-        // resend after a lost acknowledgement can repeat records; consumers dedup by key and time.
-        await retry(() => producer.send(name, stamped), {
+        // A broker away for longer than the client's own retries: back off and try again with
+        // what was not acknowledged. (A resend after a lost acknowledgement can still repeat
+        // records; consumers dedup by key and time.)
+        let pending = stamped;
+        await retry(async () => {
+          try {
+            await producer.send(name, pending);
+          } catch (error) {
+            pending = (error as { unsent?: OutgoingRecord[] }).unsent ?? pending;
+            throw error;
+          }
+        }, {
           attempts: ctx.options.maxRetryAttempts,
           baseMs: ctx.options.retryBaseMs,
           signal: ctx.signal,

@@ -51,13 +51,13 @@ function cachedBuffer(limit: number) {
 }
 /** Opens an idempotent producer; fails (like kafkajs' connect) when no broker answers. */
 export async function openPlatformaticProducer(conn: KafkaConnection): Promise<RecordProducer> {
+  const keyBytes = cachedBuffer(4096);
   const producer = new Producer<string, string | Uint8Array, string, string>({
     ...platformaticConnection(conn, "producer"),
-    // The client's own retries keep a request's sequence numbers, so the new leader of a
-    // partition drops what its old leader had already written; once they give up, the producer
-    // takes a new id and the runtime's resend can duplicate. Their budget is the Java producer's
-    // delivery.timeout.ms (2 min): on the three-node cluster a killed active controller stalled
-    // produce requests for 39 s, longer than the 37 s budget tried first.
+    // The client's own retries keep a request's sequence numbers, so a partition's new leader
+    // drops what the old one had already written; but a retried request goes whole to the leader
+    // of its first partition, so `send` gives each request one partition (see there). Their
+    // budget is the Java producer's delivery.timeout.ms (2 min): longer than any failover here.
     retries: 125,
     retryDelay: (_client: unknown, _op: string, attempt: number) =>
       Math.min(1000, 100 * 2 ** attempt),
@@ -66,7 +66,7 @@ export async function openPlatformaticProducer(conn: KafkaConnection): Promise<R
     autocreateTopics: true,
     partitioner: compatibilityPartitioner,
     serializers: {
-      key: cachedBuffer(4096),
+      key: keyBytes,
       value: toBuffer,
       headerKey: cachedBuffer(64),
       headerValue: cachedBuffer(256),
@@ -79,18 +79,65 @@ export async function openPlatformaticProducer(conn: KafkaConnection): Promise<R
     await producer.close().catch(() => {});
     throw error;
   }
+  // Partitions per topic, to place each record ourselves (the Java client's hash of the key, as
+  // the client would) and so know which records a failed send left unacknowledged.
+  const partitions = new Map<string, number>();
+  const partitionCount = async (topic: string) => {
+    let count = partitions.get(topic);
+    if (count === undefined) {
+      const metadata = await producer.metadata({ topics: [topic], autocreateTopics: true });
+      count = metadata.topics.get(topic)!.partitionsCount;
+      partitions.set(topic, count);
+    }
+    return count;
+  };
   return {
     async send(topic: string, records: OutgoingRecord[]) {
-      for (const chunk of produceRequests(records)) {
-        await producer.send({
-          messages: chunk.map((r) => ({
-            topic,
-            key: r.key,
-            value: r.value,
-            headers: r.headers ? new Map(Object.entries(r.headers)) : undefined,
-            partition: r.partition,
-          })),
-        });
+      const count = await partitionCount(topic);
+      const placed = records.map((r) => ({
+        record: r,
+        partition: r.partition ??
+          compatibilityPartitioner(undefined as never, keyBytes(r.key)!) % count,
+      }));
+      const chunks = produceRequests(placed.map((p) => p.record));
+      let done = 0;
+      for (const chunk of chunks) {
+        const part = placed.slice(done, done + chunk.length);
+        // One request per partition, side by side: after a broker died, its partitions have
+        // different new leaders, and each request's retries must find its own.
+        const byPartition = new Map<number, typeof part>();
+        for (const p of part) {
+          const list = byPartition.get(p.partition);
+          if (list) list.push(p);
+          else byPartition.set(p.partition, [p]);
+        }
+        const results = await Promise.allSettled(
+          [...byPartition.values()].map((list) =>
+            producer.send({
+              messages: list.map(({ record: r, partition }) => ({
+                topic,
+                key: r.key,
+                value: r.value,
+                headers: r.headers ? new Map(Object.entries(r.headers)) : undefined,
+                partition,
+              })),
+            })
+          ),
+        );
+        const failed = results.flatMap((r, i) =>
+          r.status === "rejected" ? [{ error: r.reason, list: [...byPartition.values()][i] }] : []
+        );
+        if (failed.length > 0) {
+          partitions.delete(topic);
+          // What other partitions acknowledged is written: only the rest (and the chunks not
+          // tried) are left to resend.
+          const unsent = [
+            ...failed.flatMap((f) => f.list),
+            ...placed.slice(done + chunk.length),
+          ].map((p) => p.record);
+          throw Object.assign(failed[0].error as Error, { unsent });
+        }
+        done += chunk.length;
       }
     },
     close: () => producer.close(),
