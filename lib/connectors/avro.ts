@@ -62,8 +62,9 @@ export function readAvroSchema(dir: string, name: string): unknown {
 
 const MAGIC = 0;
 // Records of two types on one topic (ticks and source bars) are a union: decoded values name
-// their branch ({"market.Tick": {...}}); nullable fields stay plain.
-const typeOptions = { wrapUnions: "auto" as const };
+// their branch ({"market.Tick": {...}}); nullable fields stay plain. A new object each time:
+// avsc keeps its registry of named types in the options it is given.
+const typeOptions = () => ({ wrapUnions: "auto" as const });
 
 type Resolved = { type: avro.Type; resolver: avro.Resolver } | { unknown: true } | {
   unresolvable: string;
@@ -81,7 +82,7 @@ export class AvroSubject {
     readonly subject: string,
     schema: unknown,
   ) {
-    this.type = avro.Type.forSchema(schema as avro.Schema, typeOptions);
+    this.type = avro.Type.forSchema(schema as avro.Schema, typeOptions());
   }
 
   /**
@@ -131,7 +132,7 @@ export class AvroSubject {
 
   #resolve(text: string): Resolved {
     try {
-      const writer = avro.Type.forSchema(JSON.parse(text), typeOptions);
+      const writer = avro.Type.forSchema(JSON.parse(text), typeOptions());
       return { type: writer, resolver: this.type.createResolver(writer) };
     } catch (error) {
       return { unresolvable: (error as Error).message.slice(0, 200) };

@@ -84,7 +84,7 @@ export function schemaRegistry(url: string): SchemaRegistry {
         await call("PUT", `/config/${s}`, { compatibility });
         const check: Record<string, unknown> = await call(
           "POST",
-          `/compatibility/subjects/${s}/versions/latest`,
+          `/compatibility/subjects/${s}/versions/latest?verbose=true`,
           {
             schema: text,
           },
@@ -96,12 +96,13 @@ export function schemaRegistry(url: string): SchemaRegistry {
           throw error;
         });
         if (check.is_compatible === false) {
-          const messages = Array.isArray(check.messages) ? check.messages.join("; ") : "";
+          // The registry's own words: Confluent lists `messages`, Apicurio gives a `reason`.
+          const reason = Array.isArray(check.messages)
+            ? check.messages.join("; ")
+            : String(check.reason ?? "");
           throw refusal(
             subject,
-            `incompatible with the latest version (${compatibility})${
-              messages ? `: ${messages}` : ""
-            }`,
+            `incompatible with the latest version (${compatibility})${reason ? `: ${reason}` : ""}`,
           );
         }
         const { id } = await call("POST", `/subjects/${s}/versions`, { schema: text });

@@ -152,3 +152,19 @@ export async function dumpElasticsearch(index: string): Promise<Row[]> {
     `${a.symbol}|${a.interval}|${a.start}` < `${b.symbol}|${b.interval}|${b.start}` ? -1 : 1
   );
 }
+
+/**
+ * Asserts two store dumps are equal, naming the first differing row: `assert.deepEqual` on
+ * thousands of rows that differ builds a diff too big to hold.
+ */
+export function assertSameRows(actual: Row[], expected: Row[], what = "rows"): void {
+  const n = Math.max(actual.length, expected.length);
+  for (let i = 0; i < n; i++) {
+    if (JSON.stringify(actual[i]) !== JSON.stringify(expected[i])) {
+      throw new Error(
+        `${what}: ${actual.length} rows, expected ${expected.length}; first difference at row ${i}:\n` +
+          `  actual   ${JSON.stringify(actual[i])}\n  expected ${JSON.stringify(expected[i])}`,
+      );
+    }
+  }
+}
