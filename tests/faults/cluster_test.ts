@@ -22,7 +22,7 @@ import {
   stopNode,
   waitInSync,
 } from "../support/cluster.ts";
-import { dumpElasticsearch, dumpPostgres, type Row } from "../support/pipeline.ts";
+import { dumpElasticsearch, dumpPostgres, type Row, syntheticFlags } from "../support/pipeline.ts";
 import {
   elasticsearch,
   eventually,
@@ -36,17 +36,8 @@ const SEED = 20261125;
 const TICKS = 20_000;
 const SYMBOLS = 12;
 const PARTITIONS = 6;
-const synthetic = (speed?: number) => [
-  "--source",
-  "synthetic",
-  "--synthetic-ticks",
-  String(TICKS),
-  "--synthetic-symbols",
-  String(SYMBOLS),
-  "--synthetic-seed",
-  String(SEED),
-  ...(speed ? ["--replay-speed", String(speed)] : []),
-];
+const synthetic = (speed?: number) =>
+  syntheticFlags({ ticks: TICKS, symbols: SYMBOLS, seed: SEED, speed });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The ticks the synthetic source makes, as comparable keys. */

@@ -12,6 +12,7 @@ import {
   groups,
   type PipelineEnv,
   pipelineEnv,
+  syntheticFlags,
 } from "../support/pipeline.ts";
 import {
   committedOffsets,
@@ -28,16 +29,7 @@ import { runToEnd, spawnWorker, taskArgs } from "../support/workers.ts";
 const SEED = 20261124;
 const TICKS = 20_000;
 const SYMBOLS = 12;
-const synthetic = [
-  "--source",
-  "synthetic",
-  "--synthetic-ticks",
-  String(TICKS),
-  "--synthetic-symbols",
-  String(SYMBOLS),
-  "--synthetic-seed",
-  String(SEED),
-];
+const synthetic = syntheticFlags({ ticks: TICKS, symbols: SYMBOLS, seed: SEED });
 
 /** A second set of stores and topics for a run that must equal the baseline. */
 async function variant(p: PipelineEnv, name: string) {

@@ -53,6 +53,23 @@ export async function pipelineEnv(partitions = 1): Promise<PipelineEnv> {
   };
 }
 
+/** Ingest's flags for a seeded synthetic stream (and a paced replay, with `speed`). */
+export function syntheticFlags(
+  o: { ticks: number; symbols: number; seed: number; speed?: number },
+): string[] {
+  return [
+    "--source",
+    "synthetic",
+    "--synthetic-ticks",
+    String(o.ticks),
+    "--synthetic-symbols",
+    String(o.symbols),
+    "--synthetic-seed",
+    String(o.seed),
+    ...(o.speed ? ["--replay-speed", String(o.speed)] : []),
+  ];
+}
+
 /** Consumer groups of one run, so runs on the same topics never share offsets. */
 export function groups(run: string) {
   return {
