@@ -11,6 +11,8 @@ RUN deno install --frozen
 COPY lib/ lib/
 COPY workers/ workers/
 COPY web/ web/
+# The Avro value schemas (RECORD_FORMAT=avro).
+COPY schemas/ schemas/
 RUN deno cache workers/*.ts && chown -R deno:deno /app
 
 USER deno

@@ -388,7 +388,7 @@ Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, hea
   );
   assert.match(dockerfile, /^USER deno$/m);
   assert.match(dockerfile, /^HEALTHCHECK .*\/healthz/ms);
-  for (const dir of ["lib/", "workers/", "web/"]) {
+  for (const dir of ["lib/", "workers/", "web/", "schemas/"]) {
     assert.match(dockerfile, new RegExp(`^COPY ${dir}`, "m"));
   }
   const ignored = Deno.readTextFileSync(`${root}.dockerignore`).split("\n");
