@@ -58,7 +58,7 @@ export function kafkaOutput(
       const name = ctx.options[`topic:${topic.env}`] as string;
       const kafka = sharedKafka(ctx);
       await ensureTopics(kafka, [{ topic: name, partitions: ctx.options.topicPartitions }]);
-      const producer = await openProducer(kafka, workerConnection(ctx));
+      const producer = await openProducer(kafka, workerConnection(ctx), ctx.log);
       const send = async (records: OutgoingRecord[]) => {
         if (records.length === 0) return;
         const stamped = stampLineage(records);

@@ -25,6 +25,7 @@ import {
   type RecordProducer,
 } from "./client.ts";
 import { platformaticConnection } from "./platformatic_connection.ts";
+import type { Logger } from "../../runtime/log.ts";
 
 const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
   v === undefined
@@ -50,7 +51,10 @@ function cachedBuffer(limit: number) {
   };
 }
 /** Opens an idempotent producer; fails (like kafkajs' connect) when no broker answers. */
-export async function openPlatformaticProducer(conn: KafkaConnection): Promise<RecordProducer> {
+export async function openPlatformaticProducer(
+  conn: KafkaConnection,
+  log?: Logger,
+): Promise<RecordProducer> {
   const keyBytes = cachedBuffer(4096);
   const producer = new Producer<string, string | Uint8Array, string, string>({
     ...platformaticConnection(conn, "producer"),
@@ -71,6 +75,17 @@ export async function openPlatformaticProducer(conn: KafkaConnection): Promise<R
       headerKey: cachedBuffer(64),
       headerValue: cachedBuffer(256),
     },
+  });
+  // The client retries quietly; an outage should show in the log (its first retry, then every
+  // tenth).
+  producer.on("client:performWithRetry:retry", (operation: string, attempt: number) => {
+    if (attempt === 0 || (attempt + 1) % 10 === 0) {
+      log?.warn("Kafka client retrying", {
+        component: "platformatic",
+        operation,
+        attempt: attempt + 1,
+      });
+    }
   });
   try {
     // Metadata of no topic: proves a broker answers (and authenticates) before the first send.

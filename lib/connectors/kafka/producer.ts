@@ -16,18 +16,23 @@
 import type { Kafka } from "kafkajs";
 import type { KafkaConnection, RecordProducer } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";
+import type { Logger } from "../../runtime/log.ts";
 
 /**
  * The producer of the library KAFKA_PRODUCER names; errors no retry can fix come out final. The
  * library is loaded only when chosen (a library never used costs a worker memory all the same).
  */
-export async function openProducer(kafka: Kafka, conn: KafkaConnection): Promise<RecordProducer> {
+export async function openProducer(
+  kafka: Kafka,
+  conn: KafkaConnection,
+  log?: Logger,
+): Promise<RecordProducer> {
   if (conn.kafkaProducer === "kafkajs") {
     const { openKafkajsProducer } = await import("./kafkajs_producer.ts");
     return await openKafkajsProducer(kafka);
   }
   const { openPlatformaticProducer } = await import("./platformatic_producer.ts");
-  const producer = await finalOrRetriable(openPlatformaticProducer(conn));
+  const producer = await finalOrRetriable(openPlatformaticProducer(conn, log));
   return {
     send: (topic, records) => finalOrRetriable(producer.send(topic, records)),
     close: () => producer.close(),

@@ -87,7 +87,7 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
       const kafka = sharedKafka(ctx);
       const conn = workerConnection(ctx);
       // Dead letters and changelog entries; the outputs have producers of their own.
-      const producer = await openProducer(kafka, conn);
+      const producer = await openProducer(kafka, conn, ctx.log);
       // The consumer library is loaded only when chosen, and here rather than in the run.
       const platformatic = conn.kafkaClient === "platformatic"
         ? (await import("./platformatic_consumer.ts")).consumePlatformatic
