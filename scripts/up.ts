@@ -12,6 +12,7 @@ import type { Kafka } from "kafkajs";
 import { createKafka, kafkaOptions, partitionPositions } from "../lib/connectors/kafka/mod.ts";
 import { createLogger, logProcessWarnings } from "../lib/runtime/log.ts";
 import { kafkaBrokers } from "./infra/kafka.ts";
+import { schemaRegistryUrl } from "./infra/schema_registry.ts";
 import { generatedSecret } from "./infra/service.ts";
 import { ownedPid, stopPidFile } from "./pid_file.ts";
 
@@ -64,7 +65,7 @@ function workerEnv(port: string): Record<string, string> {
     DLQ_TOPIC: env.DLQ_TOPIC,
     TOPIC_PARTITIONS: env.TOPIC_PARTITIONS,
     RECORD_FORMAT: env.RECORD_FORMAT,
-    SCHEMA_REGISTRY_URL: `http://127.0.0.1:${env.SCHEMA_REGISTRY_PORT}/apis/ccompat/v7`,
+    SCHEMA_REGISTRY_URL: schemaRegistryUrl,
     SCHEMA_COMPATIBILITY: env.SCHEMA_COMPATIBILITY,
   };
 }

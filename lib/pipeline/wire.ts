@@ -15,19 +15,15 @@
  * @module
  */
 import { AvroSubject, readAvroSchema } from "../connectors/avro.ts";
-import { type Compatibility, schemaRegistry } from "../connectors/schema_registry.ts";
+import { schemaRegistry } from "../connectors/schema_registry.ts";
 import { avroWire, jsonWire, type WireFormat } from "../market/wire_format.ts";
-import { ConfigError } from "../runtime/config.ts";
+import { ConfigError, type OptionValues } from "../runtime/config.ts";
+import type { recordFormatOptions } from "../connectors/avro.ts";
 
 export { recordFormatOptions } from "../connectors/avro.ts";
 
 /** The resolved values of `recordFormatOptions`. */
-export interface RecordFormat {
-  recordFormat: "json" | "avro";
-  schemaRegistryUrl: string;
-  schemaCompatibility: Compatibility;
-  avroSchemas: string;
-}
+export type RecordFormat = OptionValues<typeof recordFormatOptions>;
 
 /** A topic of the pipeline as a worker uses it: its name, and whether this worker writes it. */
 export interface TopicUse {

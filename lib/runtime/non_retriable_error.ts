@@ -13,11 +13,19 @@ export class NonRetriableError extends Error {
   override name = "NonRetriableError";
 }
 
-/** Whether `error`, or any error it was caused by, is a {@link NonRetriableError}. */
-export function isNonRetriable(error: unknown): boolean {
+/** `error`, or the first error in its `cause` chain, that is a `kind`. */
+export function causeOf<T extends Error>(
+  error: unknown,
+  kind: abstract new (...args: never[]) => T,
+): T | undefined {
   for (let e = error, depth = 0; e && depth < 10; depth++) {
-    if (e instanceof NonRetriableError) return true;
+    if (e instanceof kind) return e;
     e = (e as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `error`, or any error it was caused by, is a {@link NonRetriableError}. */
+export function isNonRetriable(error: unknown): boolean {
+  return causeOf(error, NonRetriableError) !== undefined;
 }

@@ -32,6 +32,7 @@ import type {
   Worker,
 } from "./define.ts";
 import { ConfigError } from "./config.ts";
+import { causeOf } from "./non_retriable_error.ts";
 import { serveWorkerHttp } from "./http.ts";
 import { invocationEndpoint, type RunBounds, type RunReport, RunScope } from "./invocation.ts";
 import { lagEndpoint } from "./lag.ts";
@@ -54,14 +55,6 @@ import { consumeStream } from "./stream_loop.ts";
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
-/** The ConfigError `error` is, or was caused by (a refused setting ends the worker with exit 2). */
-function configErrorIn(error: unknown): ConfigError | undefined {
-  for (let e = error, depth = 0; e && depth < 10; depth++) {
-    if (e instanceof ConfigError) return e;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 const cpuSeconds = (usage: { user: number; system: number }) => (usage.user + usage.system) / 1e6;
 
 /** Exit codes: 0 done, 1 gave up (retries exhausted, server unreachable), 2 bad configuration. */
@@ -192,7 +185,8 @@ export class Runtime implements Lifecycle {
       await this.dispatch();
       if (this.#fatal) throw this.#fatal;
     } catch (error) {
-      const config = configErrorIn(error);
+      // A refused setting (an incompatible schema) ends the worker like a bad option: exit 2.
+      const config = causeOf(error, ConfigError);
       code = config ? exitCodes.config : exitCodes.failed;
       this.metrics.errors.inc({ kind: "fatal" });
       log.error(`stopping: ${(error as Error).message}`, { error: (error as Error).name });

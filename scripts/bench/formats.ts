@@ -6,8 +6,8 @@
  * @module
  */
 import { readToEnd } from "../../lib/connectors/kafka/mod.ts";
+import { schemaRegistryUrl } from "../infra/schema_registry.ts";
 import {
-  env,
   type Figures,
   fresh,
   freshPipeline,
@@ -18,8 +18,6 @@ import {
   synthetic,
   worker,
 } from "./harness.ts";
-
-const registry = `http://127.0.0.1:${env.SCHEMA_REGISTRY_PORT}/apis/ccompat/v7`;
 
 /** Mean bytes of a record's value in `topic` (streamed, not held). */
 async function bytesPerRecord(topic: string): Promise<number> {
@@ -41,7 +39,7 @@ export async function avroAgainstJson(): Promise<Figures> {
       const e: Record<string, string> = {
         ...(await freshPipeline()),
         RECORD_FORMAT: format,
-        SCHEMA_REGISTRY_URL: registry,
+        SCHEMA_REGISTRY_URL: schemaRegistryUrl,
       };
       const ing = await worker("ingest", synthetic(ticks), e);
       const tr = await worker("transform", ["--once"], e);
