@@ -76,10 +76,11 @@ export async function openPlatformaticProducer(
       headerValue: cachedBuffer(256),
     },
   });
-  // The client retries quietly; an outage should show in the log (its first retry, then every
-  // tenth).
+  // The client retries quietly; an outage should show in the log. A retry or two is routine (a
+  // coordinator still loading on a fresh broker): the fifth (≈ 1.5 s of trouble) is told, then
+  // every tenth.
   producer.on("client:performWithRetry:retry", (operation: string, attempt: number) => {
-    if (attempt === 0 || (attempt + 1) % 10 === 0) {
+    if (attempt === 4 || (attempt > 4 && (attempt + 1) % 10 === 0)) {
       log?.warn("Kafka client retrying", {
         component: "platformatic",
         operation,
