@@ -22,19 +22,31 @@ export { postgresPasswordFile } from "./infra/postgres.ts";
 export const services: Service[] = [kafka, elasticsearch, postgres, prometheus, schemaRegistry];
 
 async function up(selected: Service[]) {
-  // Start them side by side: the JVMs take the longest and do not depend on each other.
-  const results = await Promise.allSettled(selected.map(async (s) => {
-    if (await s.healthy()) {
-      console.log(`${s.name.padEnd(14)} already running   ${s.url}`);
-    } else {
-      const started = Date.now();
-      await s.start();
-      console.log(
-        `${s.name.padEnd(14)} started in ${((Date.now() - started) / 1000).toFixed(1)}s ${s.url}`,
-      );
+  // Side by side: the JVMs take the longest; only a declared dependency makes one wait.
+  const starting = new Map<Service, Promise<void>>();
+  const bringUp = (s: Service): Promise<void> => {
+    let done = starting.get(s);
+    if (!done) {
+      done = (async () => {
+        await Promise.all((s.dependsOn ?? []).map(bringUp));
+        if (await s.healthy()) {
+          console.log(`${s.name.padEnd(14)} already running   ${s.url}`);
+        } else {
+          const started = Date.now();
+          await s.start();
+          console.log(
+            `${s.name.padEnd(14)} started in ${
+              ((Date.now() - started) / 1000).toFixed(1)
+            }s ${s.url}`,
+          );
+        }
+        await s.prepare?.();
+      })();
+      starting.set(s, done);
     }
-    await s.prepare?.();
-  }));
+    return done;
+  };
+  const results = await Promise.allSettled(selected.map(bringUp));
   const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
   for (const f of failed) console.error(String(f.reason?.message ?? f.reason));
   if (failed.length > 0) Deno.exit(1);

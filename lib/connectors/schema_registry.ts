@@ -95,18 +95,28 @@ export function schemaRegistry(url: string): SchemaRegistry {
           }
           throw error;
         });
-        if (check.is_compatible === false) {
-          // The registry's own words: Confluent lists `messages`, Apicurio gives a `reason`.
-          const reason = Array.isArray(check.messages)
-            ? check.messages.join("; ")
-            : String(check.reason ?? "");
-          throw refusal(
+        const incompatible = (reason: string) =>
+          refusal(
             subject,
             `incompatible with the latest version (${compatibility})${reason ? `: ${reason}` : ""}`,
           );
+        // The registry's own words: Confluent lists `messages`, Apicurio 2 gives a `reason`.
+        const reason = Array.isArray(check.messages)
+          ? check.messages.join("; ")
+          : String(check.reason ?? "");
+        if (check.is_compatible === false && reason) throw incompatible(reason);
+        try {
+          // Apicurio 3 says why only when refusing the version itself; its rule still decides.
+          const { id } = await call("POST", `/subjects/${s}/versions`, { schema: text });
+          return Number(id);
+        } catch (error) {
+          if (
+            check.is_compatible === false && error instanceof RegistryAnswer && error.status < 500
+          ) {
+            throw incompatible(error.message);
+          }
+          throw error;
         }
-        const { id } = await call("POST", `/subjects/${s}/versions`, { schema: text });
-        return Number(id);
       } catch (error) {
         if (error instanceof RegistryAnswer && error.status >= 400 && error.status < 500) {
           throw refusal(subject, `${error.status} ${error.message}`);

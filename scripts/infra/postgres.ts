@@ -30,6 +30,20 @@ async function pgBin(tool: string): Promise<string> {
 /** The native PostgreSQL password: generated once, kept in `.native/secrets/` (never logged). */
 export const postgresPasswordFile = `${native}/secrets/postgres_password`;
 
+/** Creates a database of the native cluster unless it exists (over the server's own socket). */
+export async function ensureDatabase(name: string) {
+  const dir = await serviceDir("postgres");
+  const viaSocket = ["-h", `${dir}/run`, "-p", env.POSTGRES_PORT, "-U", env.POSTGRES_USER];
+  const found = await sh(await pgBin("psql"), [
+    ...viaSocket,
+    "-d",
+    "postgres",
+    "-tAc",
+    `select 1 from pg_database where datname = '${name}'`,
+  ]);
+  if (found.trim() !== "1") await sh(await pgBin("createdb"), [...viaSocket, name]);
+}
+
 export const postgres: Service = {
   name: "postgres",
   port: Number(env.POSTGRES_PORT),
@@ -109,18 +123,7 @@ export const postgres: Service = {
     ]);
     await sh(cmd, args);
     await waitFor("postgres", postgres.healthy, 60, `${dir}/out.log`);
-    // Over the server's own socket directory.
-    const viaSocket = ["-h", `${dir}/run`, "-p", env.POSTGRES_PORT, "-U", env.POSTGRES_USER];
-    const found = await sh(await pgBin("psql"), [
-      ...viaSocket,
-      "-d",
-      "postgres",
-      "-tAc",
-      `select 1 from pg_database where datname = '${env.POSTGRES_DB}'`,
-    ]);
-    if (found.trim() !== "1") {
-      await sh(await pgBin("createdb"), [...viaSocket, env.POSTGRES_DB]);
-    }
+    await ensureDatabase(env.POSTGRES_DB);
   },
   async stop() {
     const data = `${await serviceDir("postgres")}/data`;

@@ -1,11 +1,11 @@
 /**
  * Native schema registry: Apicurio Registry (Apache-2.0), its ready-built distribution from Maven
  * Central unpacked with the Maven dependency plugin, on Java 17, serving the Confluent-compatible
- * API at `/apis/ccompat/v7` on 127.0.0.1:SCHEMA_REGISTRY_PORT. Its storage is an H2 database in a
- * file under `.native/schema-registry/` (the distribution is built with H2 only, so PostgreSQL
- * cannot be its datasource): subjects and ids survive restarts. The registry's own default
- * compatibility is NONE; `prepare` sets it to SCHEMA_COMPATIBILITY (workers also set it on the
- * subjects they register).
+ * API at `/apis/ccompat/v7` on 127.0.0.1:SCHEMA_REGISTRY_PORT. Its state is in a database of its
+ * own (SCHEMA_REGISTRY_DB) in the native PostgreSQL, so subjects and ids survive restarts; 3.x is
+ * the line whose distribution carries the PostgreSQL driver (2.6's is built with H2 only). The
+ * registry's own default compatibility is NONE; `prepare` sets it to SCHEMA_COMPATIBILITY (workers
+ * also set it on the subjects they register).
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
   spawnDetached,
   waitFor,
 } from "./service.ts";
+import { ensureDatabase, postgres, postgresPasswordFile } from "./postgres.ts";
 
 const dir = `${native}/schema-registry`;
 const port = Number(env.SCHEMA_REGISTRY_PORT);
@@ -52,18 +53,37 @@ export const schemaRegistry: Service = {
   name: "schema-registry",
   port,
   url: schemaRegistryUrl,
+  dependsOn: [postgres],
   healthy: () => httpOk(`${schemaRegistryUrl}/subjects`),
   async start() {
-    await Deno.mkdir(`${dir}/data`, { recursive: true });
+    await ensureDatabase(env.SCHEMA_REGISTRY_DB);
     const jar = await fetchDistribution();
-    await spawnDetached(dir, "java", [
-      `-Xmx${env.SCHEMA_REGISTRY_HEAP}`,
-      "-Dquarkus.http.host=127.0.0.1",
-      `-Dquarkus.http.port=${port}`,
-      `-Dquarkus.datasource.jdbc.url=jdbc:h2:file:${dir}/data/registry`,
-      "-jar",
-      jar,
-    ]);
+    await spawnDetached(
+      dir,
+      "java",
+      [
+        `-Xmx${env.SCHEMA_REGISTRY_HEAP}`,
+        "-Dquarkus.http.host=127.0.0.1",
+        `-Dquarkus.http.port=${port}`,
+        // A restarted PostgreSQL leaves dead connections in the pool: test each before use.
+        "-Dquarkus.datasource.postgresql.jdbc.validate-on-borrow=true",
+        // Its default keeps 20 connections open; a registry's traffic needs a few.
+        "-Dapicurio.datasource.jdbc.initial-size=2",
+        "-Dapicurio.datasource.jdbc.min-size=2",
+        "-Dapicurio.datasource.jdbc.max-size=10",
+        "-jar",
+        jar,
+      ],
+      dir,
+      {
+        APICURIO_STORAGE_KIND: "sql",
+        APICURIO_STORAGE_SQL_KIND: "postgresql",
+        APICURIO_DATASOURCE_URL:
+          `jdbc:postgresql://127.0.0.1:${env.POSTGRES_PORT}/${env.SCHEMA_REGISTRY_DB}`,
+        APICURIO_DATASOURCE_USERNAME: env.POSTGRES_USER,
+        APICURIO_DATASOURCE_PASSWORD: (await Deno.readTextFile(postgresPasswordFile)).trim(),
+      },
+    );
     await waitFor("schema-registry", schemaRegistry.healthy, 90, `${dir}/out.log`);
   },
   stop: () => killPidFile(dir),

@@ -31,6 +31,8 @@ export interface Service {
   healthy(): Promise<boolean>;
   /** Runs after the service is healthy, whether this `up` started it or it was running. */
   prepare?(): Promise<void>;
+  /** Services that must be up first; `up` starts them too when they were not named. */
+  dependsOn?: Service[];
 }
 
 export async function sh(
@@ -129,12 +131,20 @@ export async function waitFor(
 }
 
 /** Starts a detached process (own session, survives this script) and records its pid. */
-export async function spawnDetached(dir: string, cmd: string, args: string[], cwd = dir) {
+export async function spawnDetached(
+  dir: string,
+  cmd: string,
+  args: string[],
+  cwd = dir,
+  extraEnv: Record<string, string> = {},
+) {
   const quoted = [cmd, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const script = `echo $$ > '${dir}/pid'; exec ${quoted} >> '${dir}/out.log' 2>&1`;
   await new Deno.Command("setsid", {
     args: ["-f", "sh", "-c", script],
     cwd,
+    // Secrets go by environment, not argv, which any local user can read in `ps`.
+    env: extraEnv,
     stdin: "null",
     stdout: "null",
     stderr: "null",

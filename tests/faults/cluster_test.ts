@@ -31,6 +31,7 @@ import {
   uniqueName,
 } from "../support/servers.ts";
 import { runToEnd, spawnWorker, taskArgs, type WorkerProcess } from "../support/workers.ts";
+import { asJsonText } from "../support/record_format.ts";
 
 const SEED = 20261125;
 const TICKS = 20_000;
@@ -200,9 +201,8 @@ Deno.test("on a three-node cluster, broker failures lose and duplicate nothing",
       await waitInSync(kafka, [...Object.values(run.topics), "__consumer_offsets"]);
 
       const ticks = await readToEnd(kafka, run.topics.ticks);
-      const decoder = new TextDecoder();
-      const got = new Set(ticks.map((r) => {
-        const v = JSON.parse(decoder.decode(r.value!));
+      const got = new Set((await asJsonText(ticks.map((r) => r.value))).map((text) => {
+        const v = JSON.parse(text);
         return `${v.symbol}|${v.ts}|${v.price}|${v.size}`;
       }));
       const lost = wanted.filter((k) => !got.has(k)).length;

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { buildBars } from "../../lib/market/bars.ts";
 import { parseCsv } from "../../lib/market/csv.ts";
 import { defaultPeriods } from "../../lib/market/indicators.ts";
-import { encodeBar } from "../../lib/market/record.ts";
 import {
   drain,
   dumpElasticsearch,
@@ -25,6 +24,7 @@ import {
   root,
 } from "../support/servers.ts";
 import { spawnWorker, taskArgs } from "../support/workers.ts";
+import { openTestWire } from "../support/record_format.ts";
 
 const data = `${root}node_modules/vega-datasets/data`;
 
@@ -45,7 +45,8 @@ Deno.test("Elasticsearch answering 429 (write queue full): rejected items are re
       barIntervals: ["1d", "1w", "1mo"],
       periods: defaultPeriods,
     }).bars;
-    await produce(p.topics.bars, bars.map(encodeBar));
+    const wire = await openTestWire({ bars: { topic: p.topics.bars, writes: true } });
+    await produce(p.topics.bars, bars.map((b) => wire.encodeBar(b)));
 
     await drain("sink", p, groups("calm").sink);
     const expected = await dumpPostgres(p.db.pool);

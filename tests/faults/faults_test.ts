@@ -25,6 +25,7 @@ import {
   uniqueName,
 } from "../support/servers.ts";
 import { runToEnd, spawnWorker, taskArgs } from "../support/workers.ts";
+import { readJson } from "../support/record_format.ts";
 
 const SEED = 20261124;
 const TICKS = 20_000;
@@ -145,7 +146,7 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
         );
         const reloaded = started.filter((w) => w.lines.some((l) => l.includes("state restored")));
         console.log(`replicas that restored a partition's state: ${reloaded.length}`);
-        const last = (records: Awaited<ReturnType<typeof readAll>>) => {
+        const last = (records: Awaited<ReturnType<typeof readJson>>) => {
           const m = new Map<string, string>();
           for (const r of records) {
             const v = JSON.parse(r.value);
@@ -153,8 +154,8 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
           }
           return m;
         };
-        const one = last(await readAll(base.bars));
-        const many = last(await readAll(three.bars));
+        const one = last(await readJson(base.bars));
+        const many = last(await readJson(three.bars));
         assert.equal(many.size, one.size);
         assert.deepEqual(many, one);
       },
@@ -248,7 +249,7 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
           ),
           "the outage was felt",
         );
-        const got = new Set((await readAll(topic)).map((r) => {
+        const got = new Set((await readJson(topic)).map((r) => {
           const v = JSON.parse(r.value);
           return `${v.symbol}|${v.ts}|${v.price}|${v.size}`;
         }));

@@ -14,6 +14,7 @@ import {
 } from "../support/pipeline.ts";
 import { infra, readAll, requireServer } from "../support/servers.ts";
 import { spawnWorker, taskArgs, waitReady } from "../support/workers.ts";
+import { readJson } from "../support/record_format.ts";
 
 const data = "node_modules/vega-datasets/data";
 
@@ -114,7 +115,7 @@ Deno.test("sink --serve: POST /run drains and answers its totals; 409 on overlap
     assert.equal(await lag(), 0);
     const final = await dumpPostgres(p.db.pool);
     const keys = new Set(
-      (await readAll(p.topics.bars)).map((r) => {
+      (await readJson(p.topics.bars)).map((r) => {
         const v = JSON.parse(r.value);
         return `${v.symbol}|${v.interval}|${v.start}`;
       }),
