@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { encodeTick } from "../../lib/market/mod.ts";
+import {
+  barDocument,
+  barIndexTemplate,
+  buildBars,
+  defaultPeriods,
+  encodeTick,
+  syntheticTicks,
+} from "../../lib/market/mod.ts";
 import {
   createTopic,
   env,
@@ -105,32 +112,52 @@ export async function postgresCopy(rows: number): Promise<Figures> {
 
 const esUrl = () => `http://127.0.0.1:${env.ELASTICSEARCH_PORT}`;
 
-async function bulkRate(batch: number, docs: number): Promise<number> {
-  const index = fresh("bulk");
-  const started = performance.now();
-  for (let i = 0; i < docs; i += batch) {
-    const lines: string[] = [];
-    for (let k = i; k < Math.min(docs, i + batch); k++) {
-      lines.push(JSON.stringify({ index: { _index: index, _id: `SYN|1m|${k}` } }));
-      lines.push(JSON.stringify({
-        symbol: `SYN${k % settings.symbols}`,
-        interval: "1m",
-        period_start: new Date(Date.UTC(2024, 0, 2) + k * 60_000).toISOString(),
-        open: 1,
-        high: 2,
-        low: 0.5,
-        close: 1.5,
-        volume: 100,
-        trades: 10,
-        vwap: 1.2,
-        ret: 0.01,
-        log_ret: 0.01,
-        sma: 1.4,
-        ema: 1.4,
-        rsi: 55,
-        volatility: 0.2,
-        zscore: 0.3,
+/**
+ * The sink's own documents: the bars and indicators of synthetic ticks like the pipeline's (same
+ * seed, symbols and spacing), as `barDocument` makes them, so the limit is of the same work.
+ */
+const sinkDocuments = (() => {
+  let docs: string[] | undefined;
+  return () => {
+    if (!docs) {
+      const ticks = syntheticTicks({
+        seed: 42,
+        symbols: settings.symbols,
+        start: Date.UTC(2024, 0, 2, 14, 30),
+        stepMs: 100,
+      });
+      const input = Array.from({ length: 500_000 }, () => ({
+        kind: "tick" as const,
+        ...ticks.next().value!,
       }));
+      const { bars } = buildBars(new Map(), input, {
+        tickIntervals: ["1m", "5m", "1h"],
+        barIntervals: [],
+        periods: defaultPeriods,
+      });
+      docs = bars.map((b) => JSON.stringify(barDocument(b).doc));
+    }
+    return docs;
+  };
+})();
+
+async function bulkRate(batch: number, count: number): Promise<number> {
+  const index = fresh("bulk");
+  // The sink's index template: its mapping and settings, not dynamic mapping.
+  const template = barIndexTemplate(index).template;
+  const created = await fetch(`${esUrl()}/${index}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(template),
+  });
+  if (!created.ok) throw new Error(`creating ${index}: ${await created.text()}`);
+  const docs = sinkDocuments();
+  const started = performance.now();
+  for (let i = 0; i < count; i += batch) {
+    const lines: string[] = [];
+    for (let k = i; k < Math.min(count, i + batch); k++) {
+      lines.push(JSON.stringify({ index: { _index: index, _id: `doc-${k}` } }));
+      lines.push(docs[k % docs.length]);
     }
     const res = await fetch(`${esUrl()}/_bulk`, {
       method: "POST",
@@ -140,7 +167,7 @@ async function bulkRate(batch: number, docs: number): Promise<number> {
     const body = await res.json();
     if (body.errors) throw new Error("bulk errors in the limit test");
   }
-  const rate = docs / ((performance.now() - started) / 1000);
+  const rate = count / ((performance.now() - started) / 1000);
   await (await fetch(`${esUrl()}/${index}`, { method: "DELETE" })).body?.cancel();
   return rate;
 }
