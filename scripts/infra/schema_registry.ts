@@ -56,6 +56,7 @@ export const schemaRegistry: Service = {
   dependsOn: [postgres],
   healthy: () => httpOk(`${schemaRegistryUrl}/subjects`),
   async start() {
+    await Deno.mkdir(dir, { recursive: true });
     await ensureDatabase(env.SCHEMA_REGISTRY_DB);
     const jar = await fetchDistribution();
     await spawnDetached(
