@@ -71,6 +71,17 @@ Deno.test("schema registry: state in PostgreSQL survives a restart; an outage ma
         await infra("down", "schema-registry");
         await infra("up", "schema-registry");
         assert.deepEqual(await registryGet(`/subjects/${subject}/versions`), versions);
+        // Its PostgreSQL password goes by environment: not in its log, not on its command line.
+        const log = await Deno.readTextFile(`${root}.native/schema-registry/out.log`);
+        assert.equal(
+          log.includes(pgPassword()),
+          false,
+          "the password is not in the registry's log",
+        );
+        const pid = (await Deno.readTextFile(`${root}.native/schema-registry/pid`)).trim();
+        const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+        assert.ok(cmdline.includes("apicurio-registry-app"), "the pid file names the registry");
+        assert.equal(cmdline.includes(pgPassword()), false, "the password is not in its argv");
         const again = await registryGet(`/schemas/ids/${latest.id}`) as { schema: string };
         assert.equal(again.schema, latest.schema);
         const db = new pg.Client({
