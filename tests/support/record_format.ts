@@ -7,7 +7,6 @@ import { openWire, type TopicUse } from "../../lib/pipeline/wire.ts";
 import { jsonWire, type WireFormat } from "../../lib/market/wire_format.ts";
 import type { SourceBar, Tick } from "../../lib/market/types.ts";
 import { readToEnd } from "../../lib/connectors/kafka/mod.ts";
-import type { Kafka } from "kafkajs";
 import { type ConsumedRecord, kafka, registryUrl, requireServer, root } from "./servers.ts";
 
 export const recordFormat = Deno.env.get("RECORD_FORMAT") === "avro" ? "avro" : "json";
@@ -70,8 +69,8 @@ export async function asJsonText(values: readonly (Uint8Array | null)[]): Promis
 }
 
 /** Every record of `topic` up to the high-water marks, values as JSON text (see `asJsonText`). */
-export async function readJson(topic: string, client: Kafka = kafka): Promise<ConsumedRecord[]> {
-  const records = await readToEnd(client, topic);
+export async function readJson(topic: string): Promise<ConsumedRecord[]> {
+  const records = await readToEnd(kafka, topic);
   const values = await asJsonText(records.map((r) => r.value ?? null));
   return records.map((r, i) => ({
     partition: r.partition,
