@@ -7,7 +7,7 @@ import kafkajs from "kafkajs";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { loadComposeEnv } from "./env_file.ts";
-import { ensureTopics, produceRequests, readToEnd } from "../../lib/connectors/kafka/mod.ts";
+import { produceRequests, readToEnd } from "../../lib/connectors/kafka/mod.ts";
 import { asKafkaValue } from "../../lib/connectors/kafka/kafkajs_producer.ts";
 
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
@@ -60,11 +60,18 @@ export const kafka = new kafkajs.Kafka({
   retry: { retries: 5 },
 });
 
-/** Creates `topics` and waits for their leaders (the workers' own mechanism: a fresh broker may
- * answer "does not host this topic-partition" for a moment after creating them). */
 export async function createTopics(topics: string[], partitions = 1): Promise<void> {
   await requireServer("kafka");
-  await ensureTopics(kafka, topics.map((topic) => ({ topic, partitions })));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface ProducedRecord {
