@@ -119,6 +119,16 @@ export class StateStore {
       nextOffset: store.next.toString(),
       ms: Math.round(performance.now() - started),
     });
+    // The slice should start where the state stops; past it, the records between were absorbed
+    // by no one (the input's retention dropped them, or a consumer skipped them). Said loudly:
+    // the state cannot hold them, and refusing the slice would stop the partition for good.
+    if (store.next > 0n && firstOffset > store.next) {
+      this.log.error("records in no state: the slice starts past the restored state", {
+        changelog: this.changelog.name,
+        partition,
+        missing: `${store.next}-${firstOffset - 1n}`,
+      });
+    }
     return store;
   }
 

@@ -16,6 +16,7 @@
  */
 import type { OptionSpecs } from "./config.ts";
 import type { RuntimeContext } from "./context.ts";
+import type { Logger } from "./log.ts";
 
 /** A record as a stream delivers it; `value` is the raw payload. */
 export interface StreamRecord {
@@ -52,6 +53,8 @@ export interface ConsumeOptions {
   concurrency: number;
   /** Told the input partitions this member holds after each rebalance. */
   onAssigned?: (partitions: number[]) => void;
+  /** Where a consumer says what it did on its own (read partitions again, say). */
+  log?: Logger;
 }
 
 /** One partition's slice of records, all from the same topic-partition, in offset order. */

@@ -146,6 +146,11 @@ Deno.test("no bar is lost or duplicated under crashes, rebalances and server out
         );
         const reloaded = started.filter((w) => w.lines.some((l) => l.includes("state restored")));
         console.log(`replicas that restored a partition's state: ${reloaded.length}`);
+        // @platformatic/kafka's stream starts again at the group's commits after a rebalance.
+        const reread = started.filter((w) =>
+          w.lines.some((l) => l.includes("reading the partitions again"))
+        );
+        console.log(`replicas that read their partitions again from the commits: ${reread.length}`);
         const last = (records: Awaited<ReturnType<typeof readJson>>) => {
           const m = new Map<string, string>();
           for (const r of records) {

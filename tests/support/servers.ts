@@ -65,10 +65,25 @@ export async function createTopics(topics: string[], partitions = 1): Promise<vo
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    });
+    // On a broker started a moment ago, the metadata behind kafkajs' wait for leaders may not
+    // know the new topics yet ("This server does not host this topic-partition"): ask again.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((topic) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: 1,
+          })),
+        });
+        const metadata = await admin.fetchTopicMetadata({ topics });
+        if (metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (error) {
+        if (attempt >= 40 || (error as { retriable?: boolean }).retriable !== true) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   } finally {
     await admin.disconnect();
   }

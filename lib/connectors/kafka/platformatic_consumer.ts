@@ -106,9 +106,11 @@ export async function consumePlatformatic(
       (offsets.get(options.topic) ?? []).forEach((high, partition) => highs.set(partition, high));
     }).catch(() => {});
 
-  let stream: Awaited<ReturnType<typeof consumer.consume>>;
-  try {
-    stream = await consumer.consume({
+  // Rebalances this member has seen: a stream opened before the latest one reads stale positions.
+  let joins = 0;
+  consumer.on("consumer:group:join", () => void joins++);
+  const open = () =>
+    consumer.consume({
       topics: [options.topic],
       mode: "committed",
       fallbackMode: "earliest",
@@ -116,6 +118,9 @@ export async function consumePlatformatic(
       // Records buffered ahead of the handler: about two slices.
       highWaterMark: options.batchSize * 2,
     });
+  let stream: Awaited<ReturnType<typeof open>>;
+  try {
+    stream = await open();
   } catch (error) {
     await consumer.close(true).catch(() => {});
     throw error;
@@ -153,9 +158,25 @@ export async function consumePlatformatic(
       await Promise.all(slices.slice(i, i + options.concurrency).map(handleSlice));
     }
   };
-  const loop = (async () => {
+  /**
+   * Reads one stream into slices until it ends or must be replaced; says why it must be. After
+   * a rebalance the library's stream goes on from its own positions — records it buffered before,
+   * or a fetch that was in flight, can land past what another member committed meanwhile, and
+   * the records in between would never be read. So a stream lives for one assignment only: the
+   * next one starts a new stream at the group's commits (which this member's own finished
+   * slices are part of: the loop waits for them). A gap within one stream ends it the same way.
+   */
+  const readStream = async (opened: number): Promise<string | undefined> => {
+    const next = new Map<number, bigint>();
     for await (const m of stream as AsyncIterable<Consumed>) {
-      if (stopping) break;
+      if (stopping) return;
+      if (joins !== opened) return "the group rebalanced";
+      const expected = next.get(m.partition);
+      if (expected !== undefined && m.offset !== expected) {
+        if (m.offset < expected) continue;
+        return `offsets ${expected}-${m.offset - 1n} of partition ${m.partition} were skipped`;
+      }
+      next.set(m.partition, m.offset + 1n);
       const slice = pending.get(m.partition) ?? [];
       pending.set(m.partition, slice);
       slice.push(m);
@@ -163,6 +184,25 @@ export async function consumePlatformatic(
         inFlight = flush();
         await inFlight;
       }
+    }
+  };
+  const loop = (async () => {
+    while (!stopping) {
+      const opened = joins;
+      const reason = await readStream(opened);
+      if (reason === undefined || stopping) return;
+      // What was read but not handled is read again from the commits.
+      pending.clear();
+      options.log?.info("reading the partitions again from the group's commits", {
+        topic: options.topic,
+        reason,
+      });
+      const stale = stream;
+      stream = await open();
+      stream.on("error", fail);
+      // Closed after the new one opened, so the member keeps its subscription (no rebalance).
+      stale.removeListener("error", fail);
+      await stale.close().catch(() => {});
     }
   })();
   loop.catch((error) => fail(error as Error));

@@ -110,6 +110,7 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
             sessionTimeoutMs: o.sessionTimeoutMs,
             concurrency: o.concurrency,
             onAssigned,
+            log: ctx.log,
           };
           if (platformatic) {
             return await finalOrRetriable(platformatic(conn, settings, onBatch, onCommitted));
