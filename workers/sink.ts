@@ -17,7 +17,6 @@ import {
   barColumns,
   barDocument,
   barIndexTemplate,
-  barKey,
   barRow,
   barsIndex,
   checkKey,
@@ -77,7 +76,8 @@ export const sink = defineWorker({
     // A bar is republished while it is open; only its newest version in the batch is written.
     const latest = new Map<string, Message<IndicatorBar>>();
     for (const m of batch) {
-      const key = barKey(m.value);
+      // Same identity as barKey, without formatting a date per version.
+      const key = `${m.value.symbol}|${m.value.interval}|${m.value.start}`;
       latest.delete(key);
       latest.set(key, m);
     }

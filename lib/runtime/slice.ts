@@ -78,7 +78,7 @@ export function sliceHandler(
       await retry(async () => {
         // Records below the state's stamp were absorbed before a crash or a rebalance.
         const store = state && await state.partition(batch.partition, BigInt(first));
-        const records = store
+        const records = store && BigInt(first) < store.next
           ? batch.records.filter((r) => BigInt(r.offset) >= store.next)
           : batch.records;
         const messages: Message<unknown>[] = [];

@@ -34,7 +34,8 @@ import { finalOrRetriable } from "./connection.ts";
 
 export function toRecord(topic: string, partition: number, m: KafkaMessage): StreamRecord {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
+  for (const k in m.headers) {
+    const v = m.headers[k];
     const one = Array.isArray(v) ? v[0] : v;
     if (one !== undefined) headers[k] = typeof one === "string" ? one : shortText(one);
   }
