@@ -64,6 +64,8 @@ if (settings.python) {
 
 // The goals of the performance issue, each with its figure and whether it is met.
 const m = (k: string) => results[k]?.median ?? NaN;
+// The latency goal holds "in every run": its worst run, not the median, decides.
+const worst = (k: string) => results[k]?.max ?? NaN;
 type Goal = [name: string, value: number, op: "≥" | "≤", target: number];
 const goals: Goal[] = [
   ["sink µs CPU a bar version", m("cpuSink"), "≤", 15],
@@ -81,8 +83,8 @@ const goals: Goal[] = [
   ["sink / strong peer's storage", m("sink") / m("strongStorage"), "≥", 3],
   ["end to end / strong peer's", m("e2e") / m("strongE2e"), "≥", 2],
   ["end to end / kafka-python peer's", m("e2e") / m("pythonE2e"), "≥", 3],
-  ["p99 ingest → PostgreSQL at 90% (ms)", m("latencyP99_90pct"), "≤", 500],
-  ["p99 ingest → Elasticsearch at 90% (ms)", m("latencyEsP99_90pct"), "≤", 500],
+  ["p99 ingest → PostgreSQL at 90% (ms), worst run", worst("latencyP99_90pct"), "≤", 500],
+  ["p99 ingest → Elasticsearch at 90% (ms), worst run", worst("latencyEsP99_90pct"), "≤", 500],
 ];
 const met = ([, value, op, target]: Goal) =>
   !Number.isFinite(value)
