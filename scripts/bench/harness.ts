@@ -75,7 +75,7 @@ export interface Proc {
 const clockTicks = 100; // USER_HZ on Linux
 
 /** utime + stime of a process in seconds, from /proc/<pid>/stat (fields 14 and 15). */
-function cpuOf(pid: number): number | undefined {
+export function cpuOf(pid: number): number | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -8,6 +8,7 @@
 import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
 import { taskArgs, waitReady } from "../../tests/support/workers.ts";
 import {
+  cpuOf,
   createTopic,
   deno,
   type Figures,
@@ -38,6 +39,11 @@ export async function scaleOut(): Promise<Figures> {
   const biggest = Math.max(...[...positions.values()].map((p) => Number(p.high))) / ticks;
 
   const cpu: Record<number, number[]> = { 1: [], 2: [] };
+  // What the broker took of the machine while the replicas ran (its JVM's CPU over the run's wall
+  // time and all cores): the replicas share the two cores with it.
+  const brokerPid = Number(Deno.readTextFileSync(`${root}.native/kafka/pid`).trim());
+  const cores = navigator.hardwareConcurrency;
+  const brokerShare: Record<number, number[]> = { 1: [], 2: [] };
   const replicas = async (n: number): Promise<number> => {
     const e = {
       KAFKA_PRODUCER: settings.producer,
@@ -49,6 +55,8 @@ export async function scaleOut(): Promise<Figures> {
     };
     // The rate between 10% and 90% committed: start-up and the group's joining are left out.
     let done = false;
+    const brokerBefore = cpuOf(brokerPid) ?? NaN;
+    const started = performance.now();
     const all = Promise.all(Array.from({ length: n }, () => worker("transform", ["--once"], e)))
       .finally(() => (done = true));
     const marks: number[] = [];
@@ -58,6 +66,8 @@ export async function scaleOut(): Promise<Figures> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const runs = await all;
+    const wall = (performance.now() - started) / 1000;
+    brokerShare[n].push((((cpuOf(brokerPid) ?? NaN) - brokerBefore) / (wall * cores)) * 100);
     const cpuSeconds = runs.reduce((sum, r) => sum + (r.stopped.cpuSeconds ?? r.cpuSeconds), 0);
     cpu[n].push((cpuSeconds / ticks) * 1e6);
     return marks.length === 2 ? (0.8 * ticks) / ((marks[1] - marks[0]) / 1000) : NaN;
@@ -71,6 +81,14 @@ export async function scaleOut(): Promise<Figures> {
     transform2,
     cpuTransform1: stat(cpu[1], "µs CPU a tick, one replica (its run window)"),
     cpuTransform2: stat(cpu[2], "µs CPU a tick, two replicas together"),
+    brokerShare1: stat(
+      brokerShare[1],
+      `% of the ${cores} cores the Kafka broker took, one replica`,
+    ),
+    brokerShare2: stat(
+      brokerShare[2],
+      `% of the ${cores} cores the Kafka broker took, two replicas`,
+    ),
   };
 }
 
