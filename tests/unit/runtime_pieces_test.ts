@@ -11,6 +11,7 @@ import {
 } from "../../lib/runtime/config.ts";
 import { parseEnvFile } from "../support/env_file.ts";
 import { produceRequests, utf8Length } from "../../lib/connectors/kafka/mod.ts";
+import { valueBytes } from "../../lib/connectors/kafka/platformatic_producer.ts";
 import { createLogger, registerSecret } from "../../lib/runtime/log.ts";
 
 const specs = {
@@ -150,4 +151,21 @@ Deno.test("produce requests are split by UTF-8 bytes, not characters", () => {
     assert.ok(r.reduce((n, x) => n + encoder.encode(x.value).length, 0) <= 512 * 1024);
   }
   assert.equal(utf8Length("a€😀é"), encoder.encode("a€😀é").length);
+});
+
+Deno.test("producer values: text encoded at once comes out byte for byte as encoded alone", () => {
+  const enc = new TextEncoder();
+  const cases: (string | Uint8Array)[][] = [
+    ['{"symbol":"AAPL","price":1}', "", '{"symbol":"MSFT"}'],
+    ['{"a":"é"}', "plain", "😀 pair", "\ud800 lone"],
+    [new Uint8Array([0, 255, 7]), '{"x":1}', new Uint8Array(0), "ß"],
+  ];
+  for (const values of cases) {
+    const bytes = valueBytes(values);
+    assert.equal(bytes.length, values.length);
+    values.forEach((v, i) => {
+      const expected = typeof v === "string" ? enc.encode(v) : v;
+      assert.deepEqual([...bytes[i]], [...expected], `value ${i} of ${JSON.stringify(values)}`);
+    });
+  }
 });

@@ -32,7 +32,43 @@ const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
     ? undefined
     : typeof v === "string"
     ? Buffer.from(v)
+    : v instanceof Buffer
+    ? v
     : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+const encoder = new TextEncoder();
+
+/**
+ * The values of one send as bytes. Text values (JSON) are joined and encoded in one call into the
+ * runtime instead of one per record, then cut into views: when every one is ASCII, as market
+ * records are, a value's bytes are as many as its characters. Anything else is encoded alone.
+ */
+export function valueBytes(values: (string | Uint8Array)[]): Buffer[] {
+  const text = values.filter((v): v is string => typeof v === "string");
+  const joined = text.join("");
+  const all = encoder.encode(joined);
+  const ascii = all.length === joined.length;
+  let at = 0;
+  return values.map((v) => {
+    if (typeof v !== "string") return toBuffer(v)!;
+    if (!ascii) return Buffer.from(v);
+    const view = Buffer.from(all.buffer, all.byteOffset + at, v.length);
+    at += v.length;
+    return view;
+  });
+}
+
+// A record type's headers are one frozen object shared by its records: its Map is made once.
+const headerMaps = new WeakMap<Record<string, string>, Map<string, string>>();
+function headerMap(headers: Record<string, string> | undefined) {
+  if (headers === undefined) return undefined;
+  let map = headerMaps.get(headers);
+  if (map === undefined) {
+    map = new Map(Object.entries(headers));
+    if (Object.isFrozen(headers)) headerMaps.set(headers, map);
+  }
+  return map;
+}
 
 /**
  * Keys (symbols), header names and the few values headers take encode once: encoding them per
@@ -56,6 +92,16 @@ export async function openPlatformaticProducer(
   log?: Logger,
 ): Promise<RecordProducer> {
   const keyBytes = cachedBuffer(4096);
+  // The key's hash (the Java client's murmur2) per key: symbols repeat on every record.
+  const hashes = new Map<string, number>();
+  const keyHash = (key: string) => {
+    let hash = hashes.get(key);
+    if (hash === undefined) {
+      hash = compatibilityPartitioner(undefined as never, keyBytes(key)!);
+      if (hashes.size < 4096) hashes.set(key, hash);
+    }
+    return hash;
+  };
   const producer = new Producer<string, string | Uint8Array, string, string>({
     ...platformaticConnection(conn, "producer"),
     // The client's own retries keep a request's sequence numbers, so a partition's new leader
@@ -110,12 +156,14 @@ export async function openPlatformaticProducer(
   return {
     async send(topic: string, records: OutgoingRecord[]) {
       const count = await partitionCount(topic);
-      const placed = records.map((r) => ({
+      const bytes = valueBytes(records.map((r) => r.value));
+      const placed = records.map((r, i) => ({
         record: r,
-        partition: r.partition ??
-          compatibilityPartitioner(undefined as never, keyBytes(r.key)!) % count,
+        value: bytes[i],
+        partition: r.partition ?? keyHash(r.key) % count,
       }));
-      const chunks = produceRequests(placed.map((p) => p.record));
+      // Sized by their bytes, now known without counting characters.
+      const chunks = produceRequests(placed.map((p) => ({ ...p.record, value: p.value })));
       let done = 0;
       for (const chunk of chunks) {
         const part = placed.slice(done, done + chunk.length);
@@ -130,11 +178,11 @@ export async function openPlatformaticProducer(
         const results = await Promise.allSettled(
           [...byPartition.values()].map((list) =>
             producer.send({
-              messages: list.map(({ record: r, partition }) => ({
+              messages: list.map(({ record: r, value, partition }) => ({
                 topic,
                 key: r.key,
-                value: r.value,
-                headers: r.headers ? new Map(Object.entries(r.headers)) : undefined,
+                value,
+                headers: headerMap(r.headers),
                 partition,
               })),
             })
