@@ -121,7 +121,8 @@ export class StateStore {
     });
     // The slice should start where the state stops; past it, the records between were absorbed
     // by no one (the input's retention dropped them, or a consumer skipped them). Said loudly:
-    // the state cannot hold them, and refusing the slice would stop the partition for good.
+    // the state cannot hold them, and refusing the slice would stop the partition for good. (On
+    // a compacted or transactional input a gap can be no loss: the line says where to look.)
     if (store.next > 0n && firstOffset > store.next) {
       this.log.error("records in no state: the slice starts past the restored state", {
         changelog: this.changelog.name,
