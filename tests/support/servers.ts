@@ -9,6 +9,7 @@ import pg from "pg";
 import { loadComposeEnv } from "./env_file.ts";
 import { produceRequests, readToEnd } from "../../lib/connectors/kafka/mod.ts";
 import { asKafkaValue } from "../../lib/connectors/kafka/kafkajs_producer.ts";
+import { retry } from "../../lib/runtime/retry.ts";
 
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
 export const root = new URL("../../", import.meta.url).pathname;
@@ -67,23 +68,24 @@ export async function createTopics(topics: string[], partitions = 1): Promise<vo
   try {
     // On a broker started a moment ago, the metadata behind kafkajs' wait for leaders may not
     // know the new topics yet ("This server does not host this topic-partition"): ask again.
-    for (let attempt = 1;; attempt++) {
-      try {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: topics.map((topic) => ({
-            topic,
-            numPartitions: partitions,
-            replicationFactor: 1,
-          })),
+    await retry(async () => {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      });
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length > 0) {
+        throw Object.assign(new Error(`no leader yet: ${leaderless.map((t) => t.name)}`), {
+          retriable: true,
         });
-        const metadata = await admin.fetchTopicMetadata({ topics });
-        if (metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0))) return;
-      } catch (error) {
-        if (attempt >= 40 || (error as { retriable?: boolean }).retriable !== true) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    }, {
+      attempts: 12,
+      baseMs: 250,
+      maxMs: 2_000,
+      retryable: (error) => (error as { retriable?: boolean }).retriable === true,
+    }, `creating ${topics.join(", ")}`);
   } finally {
     await admin.disconnect();
   }

@@ -159,7 +159,7 @@ export async function consumePlatformatic(
     }
   };
   /**
-   * Reads one stream into slices until it ends or must be replaced; says why it must be. After
+   * Reads one stream into slices until it ends, or until a rebalance replaces it (true). After
    * a rebalance the library's stream goes on from its own positions — records it buffered before,
    * or a fetch that was in flight, can land past what another member committed meanwhile, and
    * the records in between would never be read. So a stream lives for one assignment only: the
@@ -188,9 +188,8 @@ export async function consumePlatformatic(
       if (!rebalanced || stopping) return;
       // What was read but not handled is read again from the commits.
       pending.clear();
-      options.log?.info("reading the partitions again from the group's commits", {
+      options.log?.info("the group rebalanced: reading the partitions again from its commits", {
         topic: options.topic,
-        reason: "the group rebalanced",
       });
       const stale = stream;
       // Counted before opening: a rebalance while it opens replaces the new stream too.
