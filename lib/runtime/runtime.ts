@@ -339,15 +339,15 @@ export class Runtime implements Lifecycle {
   async drain(untilEnd: boolean, life: Lifecycle = this, bounds: RunBounds = {}): Promise<boolean> {
     const stream = this.#stream!;
     const state = this.#state;
-    if (state) {
-      await retry(
-        () => state.prepare(stream.input),
-        life.retryPolicy("preparing the state changelog"),
-        "preparing the state changelog",
-      );
-    }
     const onSlice = sliceHandler(life, this.def as never, stream, this.#outputs, state);
     return await consumeStream(life, stream, onSlice, {
+      // The changelog takes the input's partition count: the input must exist first.
+      prepared: state && (() =>
+        retry(
+          () => state.prepare(stream.input),
+          life.retryPolicy("preparing the state changelog"),
+          "preparing the state changelog",
+        )),
       untilEnd,
       onAssigned: (partitions) => state?.assigned(partitions),
       maxRecords: bounds.maxRecords,

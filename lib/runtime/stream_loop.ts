@@ -22,6 +22,8 @@ import type { PartitionBatch, SliceOutcome, Stream } from "./stream.ts";
 export interface LoopHooks {
   /** Stop at the end offsets of the start (drain), rather than run until stopped. */
   untilEnd: boolean;
+  /** Runs once the input exists with leaders, before anything is read (state sized by it). */
+  prepared?: () => Promise<void>;
   /** Told the partitions this member holds after each rebalance. */
   onAssigned?: (partitions: number[]) => void;
   /** How often a drain polls the group's commits (other replicas may finish partitions). */
@@ -48,6 +50,7 @@ export async function consumeStream(
     life.retryPolicy("preparing the input"),
     `preparing ${stream.input}`,
   );
+  await hooks.prepared?.();
   let remaining: Map<number, bigint> | undefined;
   if (hooks.untilEnd) {
     const positions = await retry(

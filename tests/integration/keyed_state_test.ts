@@ -20,7 +20,7 @@ import { runToEnd, scriptArgs, spawnWorker } from "../support/workers.ts";
 const counterArgs = scriptArgs("tests/support/counter_worker.ts");
 const KEYS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"];
 
-async function setup(partitions: number) {
+async function setup(partitions: number, create = true) {
   await requireServer("kafka");
   const id = uniqueName("state");
   const env = {
@@ -34,7 +34,7 @@ async function setup(partitions: number) {
     HTTP_PORT: "0",
     LOG_LEVEL: "info",
   };
-  await createTopics([env.IN_TOPIC, env.OUT_TOPIC], partitions);
+  if (create) await createTopics([env.IN_TOPIC, env.OUT_TOPIC], partitions);
   return env;
 }
 
@@ -92,6 +92,26 @@ Deno.test("keyed state: a changelog partitioned like the input, one record per c
     assert.equal(entries.at(-1)!.value, "10");
     assert.ok(entries.every((r) => /^\d+$/.test(r.headers["state.next-offset"])));
   }
+});
+
+Deno.test("keyed state: started before anything wrote its input, a worker creates the input, then a changelog like it", async () => {
+  // The path of a transform started before ingest: the changelog takes the input's partition
+  // count, so the input must exist before the changelog is made.
+  const env = await setup(4, false);
+  const w = await runToEnd(counterArgs, ["--once"], env);
+  const retried = w.lines.filter((l) => l.includes("preparing the state changelog failed"));
+  assert.deepEqual(retried, [], "the changelog made at the first attempt");
+  const admin = kafka.admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [env.IN_TOPIC, env.COUNTER_STATE_TOPIC] });
+  await admin.disconnect();
+  assert.deepEqual(meta.topics.map((t) => [t.name, t.partitions.length]), [
+    [env.IN_TOPIC, 4],
+    [env.COUNTER_STATE_TOPIC, 4],
+  ]);
+  await feed(env.IN_TOPIC, 5);
+  await runToEnd(counterArgs, ["--once"], env);
+  await countsOf(env.OUT_TOPIC, 5);
 });
 
 Deno.test("keyed state: a crash after the outputs, before state and commit, replays into the same counts", async () => {
