@@ -14,16 +14,13 @@ import { elasticsearchOutput } from "../lib/connectors/elasticsearch.ts";
 import { kafkaTopic, topicOption, triggerTopic } from "../lib/connectors/kafka/mod.ts";
 import { postgresOutput } from "../lib/connectors/postgres.ts";
 import {
-  barColumns,
   barDocument,
   barIndexTemplate,
-  barRow,
   barsIndex,
+  barTables,
   checkKey,
   database,
   type IndicatorBar,
-  indicatorColumns,
-  indicatorRow,
   InvalidRecord,
   jsonWire,
   migrations,
@@ -82,13 +79,16 @@ export const sink = defineWorker({
       latest.set(key, m);
     }
     const messages = [...latest.values()];
-    const bars = messages.map((m) => m.value);
+    // One JSON text a bar, for both stores: the tables read their columns from its fields.
+    const docs = messages.map((m) => {
+      const { id, doc } = barDocument(m.value);
+      return { id, doc: JSON.stringify(doc) };
+    });
 
-    // The two tables and the index are independent writes of the same keys: all at once.
-    const [, , indexed] = await Promise.all([
-      outputs.postgres.upsert("bars", barColumns, 3, bars.map(barRow)),
-      outputs.postgres.upsert("indicators", indicatorColumns, 3, bars.map(indicatorRow)),
-      outputs.elasticsearch.bulk(bars.map(barDocument)),
+    // The tables (one statement) and the index are independent writes of the same keys: at once.
+    const [, indexed] = await Promise.all([
+      outputs.postgres.upsert(barTables, docs.map((d) => d.doc)),
+      outputs.elasticsearch.bulk(docs),
     ]);
 
     for (const rejected of indexed.rejected) {

@@ -65,6 +65,12 @@ export interface Rejected {
   reason: string;
 }
 
+/** A document and its `_id`; the document as an object or already as its JSON text. */
+export interface BulkDocument {
+  id: string;
+  doc: string | Record<string, unknown>;
+}
+
 /**
  * Indexes `docs` under their ids. Items rejected with 429 or 5xx are retried with backoff up to
  * `attempts`; then the call throws (nothing is dropped). Other rejections are returned.
@@ -72,7 +78,7 @@ export interface Rejected {
 export async function bulkIndex(
   client: Client,
   index: string,
-  docs: { id: string; doc: Record<string, unknown> }[],
+  docs: readonly BulkDocument[],
   policy: {
     attempts: number;
     baseMs: number;
@@ -80,11 +86,16 @@ export async function bulkIndex(
   },
 ): Promise<{ rejected: Rejected[] }> {
   const rejected: Rejected[] = [];
+  // The bulk body as text, each line made once: the client would serialize every action and
+  // document again on each attempt.
+  const target = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
+  const lines = docs.map(({ id, doc }) => [
+    `${target}${JSON.stringify(id)}}}`,
+    typeof doc === "string" ? doc : JSON.stringify(doc),
+  ]);
   let pending = docs.map((_, i) => i);
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const operations = pending.flatMap((
-      i,
-    ) => [{ index: { _index: index, _id: docs[i].id } }, docs[i].doc]);
+    const operations = pending.flatMap((i) => lines[i]);
     const response = await client.bulk({
       operations,
       refresh: false,
@@ -125,7 +136,7 @@ export async function bulkIndex(
 export interface ElasticsearchOutput {
   client: Client;
   index: string;
-  bulk(docs: { id: string; doc: Record<string, unknown> }[]): Promise<{ rejected: Rejected[] }>;
+  bulk(docs: readonly BulkDocument[]): Promise<{ rejected: Rejected[] }>;
   close(): Promise<void>;
 }
 

@@ -1,16 +1,15 @@
 /**
  * PostgreSQL through node-postgres: connection options (password from env or `*_FILE`, TLS),
- * versioned migrations under an advisory lock, and batched upserts through `unnest` arrays
- * (one round trip a batch, parameterized, no SQL built from values).
+ * versioned migrations under an advisory lock, and batched upserts of JSON rows into one or more
+ * tables (one statement a batch, parameterized, no SQL built from values).
  *
  * @example
  * ```ts
  * import { resolveOptions } from "../runtime/config.ts";
  * const specs = postgresOptions({ url: "postgres://app@127.0.0.1:5432/app", passwordFile: "" });
  * const pool = await openPostgres(resolveOptions(specs, { env: Deno.env.toObject(), flags: {} }));
- * await upsert(pool, "prices", [["symbol", "text"], ["day", "date"], ["close", "float8"]], 2, [
- *   ["AAPL", "2024-01-02", 185.64],
- * ]);
+ * const prices = { table: "prices", columns: [["symbol", "text"], ["day", "date"], ["close", "float8"]], keyCount: 2 } as const;
+ * await upsert(pool, [prices], [{ symbol: "AAPL", day: "2024-01-02", close: 185.64 }]);
  * ```
  * @module
  */
@@ -118,54 +117,78 @@ export async function migrate(
 /** A value of a row: text, a number or NULL (dates and times as ISO text). */
 export type Cell = string | number | null;
 
+/**
+ * A table rows are upserted into: its columns (name and type), each read from the row's field of
+ * the same name; the first `keyCount` are the conflict key.
+ */
+export interface UpsertTable {
+  table: string;
+  columns: readonly (readonly [string, string])[];
+  keyCount: number;
+}
+
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/**
- * Inserts or updates `rows` in one statement. The first `keyCount` columns are the conflict key;
- * the rest are overwritten (with `updated_at`); when every column is part of the key there is
- * nothing to overwrite and a row already there stays. Rows with the same key in one call must
- * already be deduplicated.
- *
- * The rows travel as one JSON parameter (an array of arrays) that the server unpacks with
- * `json_array_elements` and casts per column: one `JSON.stringify` instead of node-postgres
- * escaping every element of one array parameter per column, which was the sink's biggest cost
- * of its own. Numbers keep their shortest round-trip text, so a float8 arrives unchanged.
- */
-export async function upsert(
-  pool: pg.Pool,
-  table: string,
-  columns: readonly (readonly [string, string])[],
-  keyCount: number,
-  rows: Cell[][],
-): Promise<void> {
-  if (rows.length === 0) return;
-  for (const name of [table, ...columns.map(([c]) => c)]) {
-    if (!identifier.test(name)) throw new Error(`not a safe identifier: ${name}`);
+function checkIdentifiers(tables: readonly UpsertTable[]) {
+  for (const t of tables) {
+    for (const name of [t.table, ...t.columns.flat()]) {
+      if (!identifier.test(name)) throw new Error(`not a safe identifier: ${name}`);
+    }
   }
-  for (const [, type] of columns) {
-    if (!identifier.test(type)) throw new Error(`not a safe type name: ${type}`);
-  }
-  const names = columns.map(([c]) => `"${c}"`);
-  const values = columns.map(([, type], i) => `(r->>${i})::${type}`);
-  const updates = columns.slice(keyCount).map(([c]) => `"${c}" = excluded."${c}"`);
+}
+
+/** `insert … select … from r on conflict …` for one table, `r` holding the rows. */
+function insertFrom(t: UpsertTable): string {
+  const names = t.columns.map(([c]) => `"${c}"`);
+  const updates = t.columns.slice(t.keyCount).map(([c]) => `"${c}" = excluded."${c}"`);
+  // When every column is part of the key there is nothing to overwrite: a row there stays.
   const onConflict = updates.length === 0
     ? "do nothing"
     : `do update set ${updates.join(", ")}, updated_at = now()`;
-  const sql = `insert into ${table} (${names.join(", ")})
-    select ${values.join(", ")} from json_array_elements($1::json) r
-    on conflict (${names.slice(0, keyCount).join(", ")}) ${onConflict}`;
-  await pool.query(sql, [JSON.stringify(rows)]);
+  return `insert into ${t.table} (${names.join(", ")}) select ${names.join(", ")} from r
+    on conflict (${names.slice(0, t.keyCount).join(", ")}) ${onConflict}`;
+}
+
+/**
+ * Inserts or updates `rows` in every table of `tables`, in one statement: the tables change
+ * together or not at all. Rows with the same key in one call must already be deduplicated.
+ *
+ * A row is a JSON object, given as an object or already as its JSON text (the sink's bar goes to
+ * Elasticsearch as the same text, so it is serialized once). The rows travel as one JSON
+ * parameter that the server unpacks once (`json_to_recordset`, typed by the columns) for all the
+ * tables: one string to build and send, where node-postgres would escape every element of an
+ * array parameter per column. Numbers keep their shortest round-trip text, so a float8 arrives
+ * unchanged.
+ */
+export async function upsert(
+  pool: pg.Pool,
+  tables: readonly UpsertTable[],
+  rows: readonly (string | Record<string, Cell>)[],
+): Promise<void> {
+  if (rows.length === 0 || tables.length === 0) return;
+  checkIdentifiers(tables);
+  const types = new Map<string, string>();
+  for (const [column, type] of tables.flatMap((t) => t.columns)) {
+    if (types.has(column) && types.get(column) !== type) {
+      throw new Error(`column ${column} has two types: ${types.get(column)} and ${type}`);
+    }
+    types.set(column, type);
+  }
+  const recordType = [...types].map(([column, type]) => `"${column}" ${type}`).join(", ");
+  const last = tables.length - 1;
+  const sql = [
+    `with r as (select * from json_to_recordset($1::json) as r(${recordType}))`,
+    ...tables.slice(0, last).map((t, i) => `, w${i} as (${insertFrom(t)})`),
+    insertFrom(tables[last]),
+  ].join("\n");
+  const texts = rows.map((row) => typeof row === "string" ? row : JSON.stringify(row));
+  await pool.query(sql, [`[${texts.join(",")}]`]);
 }
 
 /** The opened PostgreSQL output: the pool, and upserts. */
 export interface PostgresOutput {
   pool: pg.Pool;
-  upsert(
-    table: string,
-    columns: readonly (readonly [string, string])[],
-    keyCount: number,
-    rows: Cell[][],
-  ): Promise<void>;
+  upsert(tables: readonly UpsertTable[], rows: readonly (string | Record<string, Cell>)[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -187,10 +210,12 @@ export function postgresOutput(
       }
       return {
         pool,
-        upsert: async (table, columns, keyCount, rows) => {
-          await upsert(pool, table, columns, keyCount, rows);
+        upsert: async (tables, rows) => {
+          await upsert(pool, tables, rows);
           acknowledged(ctx.name);
-          ctx.metrics.recordsOut.inc({ output: `postgres:${table}` }, rows.length);
+          for (const { table } of tables) {
+            ctx.metrics.recordsOut.inc({ output: `postgres:${table}` }, rows.length);
+          }
         },
         close: () => pool.end(),
       };

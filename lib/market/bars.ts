@@ -69,9 +69,12 @@ export interface BuildResult {
   outcomes: Outcome[];
 }
 
-/** Identity of a bar in every store. */
-export function barKey(b: Pick<Bar, "symbol" | "interval" | "start">): string {
-  return `${b.symbol}|${b.interval}|${new Date(b.start).toISOString()}`;
+/** Identity of a bar in every store; `isoStart` when the caller has formatted the start already. */
+export function barKey(
+  b: Pick<Bar, "symbol" | "interval" | "start">,
+  isoStart = new Date(b.start).toISOString(),
+): string {
+  return `${b.symbol}|${b.interval}|${isoStart}`;
 }
 
 function finalise(series: SeriesState, cfg: BarConfig): IndicatorBar {

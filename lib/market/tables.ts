@@ -50,7 +50,7 @@ export const migrations: { version: number; name: string; sql: string }[] = [
   },
 ];
 
-/** Column order of {@link barRow}; the first three are the key. */
+/** The `bars` table's columns as its rows are written; the first three are the key. */
 export const barColumns = [
   ["symbol", "text"],
   ["interval", "text"],
@@ -64,7 +64,7 @@ export const barColumns = [
   ["vwap", "float8"],
 ] as const;
 
-/** Column order of {@link indicatorRow}. */
+/** The `indicators` table's columns as its rows are written; the first three are the key. */
 export const indicatorColumns = [
   ["symbol", "text"],
   ["interval", "text"],
@@ -78,37 +78,16 @@ export const indicatorColumns = [
   ["zscore", "float8"],
 ] as const;
 
+/**
+ * The tables a bar is written to. Their columns are read from the fields of the same name of the
+ * bar's document ({@link barDocument}), so one JSON text of a bar serves both stores.
+ */
+export const barTables = [
+  { table: "bars", columns: barColumns, keyCount: 3 },
+  { table: "indicators", columns: indicatorColumns, keyCount: 3 },
+] as const;
+
 export type Cell = string | number | null;
-
-export function barRow(b: IndicatorBar): Cell[] {
-  return [
-    b.symbol,
-    b.interval,
-    new Date(b.start).toISOString(),
-    b.open,
-    b.high,
-    b.low,
-    b.close,
-    b.volume,
-    b.trades,
-    b.vwap,
-  ];
-}
-
-export function indicatorRow(b: IndicatorBar): Cell[] {
-  return [
-    b.symbol,
-    b.interval,
-    new Date(b.start).toISOString(),
-    b.ret,
-    b.logRet,
-    b.sma,
-    b.ema,
-    b.rsi,
-    b.volatility,
-    b.zscore,
-  ];
-}
 
 /** The index template: explicit mappings, no dynamic fields. */
 export function barIndexTemplate(indexPattern: string) {
@@ -145,12 +124,13 @@ export function barIndexTemplate(indexPattern: string) {
 
 /** A bar's Elasticsearch document and its deterministic `_id`. */
 export function barDocument(b: IndicatorBar): { id: string; doc: Record<string, Cell> } {
+  const periodStart = new Date(b.start).toISOString();
   return {
-    id: barKey(b),
+    id: barKey(b, periodStart),
     doc: {
       symbol: b.symbol,
       interval: b.interval,
-      period_start: new Date(b.start).toISOString(),
+      period_start: periodStart,
       open: b.open,
       high: b.high,
       low: b.low,

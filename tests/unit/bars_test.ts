@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type BarConfig,
+  barKey,
   buildBars,
   type IndicatorBar,
   type SymbolState,
@@ -9,6 +10,7 @@ import { defaultPeriods } from "../../lib/market/indicators.ts";
 import { periodStart } from "../../lib/market/intervals.ts";
 import type { InputRecord } from "../../lib/market/record.ts";
 import { syntheticTicks } from "../../lib/market/synthetic.ts";
+import { barDocument, barTables } from "../../lib/market/tables.ts";
 
 const cfg: BarConfig = {
   tickIntervals: ["1m", "5m", "1h"],
@@ -179,5 +181,35 @@ Deno.test("final bars do not depend on batch boundaries or a JSON state round tr
   assert.ok(whole.size > 100);
   for (const size of [1, 37, 500]) {
     assert.deepEqual(finalBars(records, size), whole, `batch size ${size}`);
+  }
+});
+
+Deno.test("a bar's document holds every column of the tables it is written to, by name", () => {
+  const gen = syntheticTicks({
+    seed: 3,
+    symbols: 1,
+    start: Date.parse("2024-01-02T09:00:00Z"),
+    stepMs: 60_000,
+  });
+  const records: InputRecord[] = Array.from({ length: 200 }, () => ({
+    kind: "tick",
+    ...gen.next().value!,
+  }));
+  const bars = buildBars(new Map(), records, cfg).bars;
+  assert.ok(bars.some((b) => b.ret !== null), "some bars with indicators");
+  for (const bar of bars) {
+    const { id, doc } = barDocument(bar);
+    assert.equal(id, barKey(bar));
+    assert.equal(doc.period_start, new Date(bar.start).toISOString());
+    for (const { table, columns } of barTables) {
+      for (const [column] of columns) {
+        assert.ok(column in doc, `${table}.${column} in the document`);
+      }
+    }
+    // The same values as the bar's fields of the (camel-case) same name.
+    assert.deepEqual(
+      [doc.open, doc.close, doc.volume, doc.trades, doc.log_ret, doc.zscore],
+      [bar.open, bar.close, bar.volume, bar.trades, bar.logRet, bar.zscore],
+    );
   }
 });
