@@ -188,7 +188,10 @@ export async function upsert(
 /** The opened PostgreSQL output: the pool, and upserts. */
 export interface PostgresOutput {
   pool: pg.Pool;
-  upsert(tables: readonly UpsertTable[], rows: readonly (string | Record<string, Cell>)[]): Promise<void>;
+  upsert(
+    tables: readonly UpsertTable[],
+    rows: readonly (string | Record<string, Cell>)[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
