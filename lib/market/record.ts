@@ -110,6 +110,12 @@ export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
     volume: nonNegative(obj, "volume"),
     ...sourceInterval(obj),
   };
+  checkRange(bar);
+  return bar;
+}
+
+/** low ≤ open, close ≤ high. */
+function checkRange(bar: Pick<SourceBar, "open" | "high" | "low" | "close">): void {
   if (bar.high < bar.low) {
     throw new InvalidRecord(`high ${bar.high} is below low ${bar.low}`, "high", "high-below-low");
   }
@@ -122,7 +128,6 @@ export function validateSourceBar(obj: Record<string, unknown>): SourceBar {
       );
     }
   }
-  return bar;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -319,19 +324,18 @@ export function barFromObject(obj: Record<string, unknown>): IndicatorBar {
     throw new InvalidRecord(`interval must be one of ${INTERVALS.join(", ")}`, "interval");
   }
   const start = timestamp({ ts: field(obj, "start") });
-  // The OHLCV checks of a source bar; the bar's own interval was checked above (any interval).
-  const source = validateSourceBar({ ...obj, ts: obj.start, interval: undefined });
+  // The OHLCV checks of a source bar, in its order (without copying the object to make one).
   const bar: IndicatorBar = {
-    symbol: source.symbol,
+    symbol: symbol(obj),
     interval: interval as Interval,
     start,
-    open: source.open,
-    high: source.high,
-    low: source.low,
-    close: source.close,
-    volume: source.volume,
-    trades: tradeCount(obj),
-    vwap: nullableFinite(obj, "vwap"),
+    open: positive(obj, "open"),
+    high: positive(obj, "high"),
+    low: positive(obj, "low"),
+    close: positive(obj, "close"),
+    volume: nonNegative(obj, "volume"),
+    trades: null,
+    vwap: null,
     ret: null,
     logRet: null,
     sma: null,
@@ -340,6 +344,9 @@ export function barFromObject(obj: Record<string, unknown>): IndicatorBar {
     volatility: null,
     zscore: null,
   };
+  checkRange(bar);
+  bar.trades = tradeCount(obj);
+  bar.vwap = nullableFinite(obj, "vwap");
   for (const name of indicatorFields) bar[name] = nullableFinite(obj, name);
   return bar;
 }
