@@ -82,8 +82,9 @@ function timestamp(obj: Record<string, unknown>): number {
 }
 
 /** Checks a tick's fields; throws InvalidRecord naming the first bad one. */
-export function validateTick(obj: Record<string, unknown>): Tick {
+export function validateTick(obj: Record<string, unknown>): { kind: "tick" } & Tick {
   return {
+    kind: "tick",
     symbol: symbol(obj),
     ts: timestamp(obj),
     price: positive(obj, "price"),
@@ -221,7 +222,7 @@ export function inputFromObject(
   type: string | undefined,
   obj: Record<string, unknown>,
 ): InputRecord {
-  if (type === "tick") return { kind: "tick", ...validateTick(obj) };
+  if (type === "tick") return validateTick(obj);
   if (type === "bar") return { kind: "bar", ...validateSourceBar(obj) };
   throw new InvalidRecord(
     `unknown record type ${JSON.stringify(String(type).slice(0, 20))}`,
