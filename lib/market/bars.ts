@@ -32,6 +32,7 @@ import {
   newIndicatorState,
 } from "./indicators.ts";
 import { atLeastAsCoarse, type Interval, periodsPerYear, periodStart } from "./intervals.ts";
+import { isoTime } from "./time.ts";
 import type { Bar, IndicatorBar, InputRecord } from "./types.ts";
 
 export type { Bar, IndicatorBar } from "./types.ts";
@@ -72,7 +73,7 @@ export interface BuildResult {
 /** Identity of a bar in every store; `isoStart` when the caller has formatted the start already. */
 export function barKey(
   b: Pick<Bar, "symbol" | "interval" | "start">,
-  isoStart = new Date(b.start).toISOString(),
+  isoStart = isoTime(b.start),
 ): string {
   return `${b.symbol}|${b.interval}|${isoStart}`;
 }

@@ -12,7 +12,7 @@
  */
 import { readFlatObject } from "./flat_json.ts";
 import { InvalidRecord } from "./invalid_record.ts";
-import { parseIsoTime } from "./time.ts";
+import { isoTime, parseIsoTime } from "./time.ts";
 import {
   type IndicatorBar,
   type InputRecord,
@@ -262,7 +262,7 @@ function encode(type: string, key: string, body: Record<string, unknown>): JsonE
 export function encodeTick(t: Tick): JsonEncoded {
   return encode("tick", t.symbol, {
     symbol: t.symbol,
-    ts: new Date(t.ts).toISOString(),
+    ts: isoTime(t.ts),
     price: t.price,
     size: t.size,
   });
@@ -272,7 +272,7 @@ export function encodeTick(t: Tick): JsonEncoded {
 export function encodeSourceBar(b: SourceBar): JsonEncoded {
   return encode("bar", b.symbol, {
     symbol: b.symbol,
-    ts: new Date(b.ts).toISOString(),
+    ts: isoTime(b.ts),
     open: b.open,
     high: b.high,
     low: b.low,
@@ -287,7 +287,7 @@ export function encodeSourceBar(b: SourceBar): JsonEncoded {
 export function encodeBar(b: IndicatorBar): JsonEncoded {
   return encode("bar-indicators", b.symbol, {
     ...b,
-    start: new Date(b.start).toISOString(),
+    start: isoTime(b.start),
   });
 }
 

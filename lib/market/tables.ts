@@ -12,6 +12,7 @@
  * @module
  */
 import { barKey, type IndicatorBar } from "./bars.ts";
+import { isoTime } from "./time.ts";
 
 /** Versioned migrations, applied in order and recorded in `schema_migrations`. */
 export const migrations: { version: number; name: string; sql: string }[] = [
@@ -124,7 +125,7 @@ export function barIndexTemplate(indexPattern: string) {
 
 /** A bar's Elasticsearch document and its deterministic `_id`. */
 export function barDocument(b: IndicatorBar): { id: string; doc: Record<string, Cell> } {
-  const periodStart = new Date(b.start).toISOString();
+  const periodStart = isoTime(b.start);
   return {
     id: barKey(b, periodStart),
     doc: {

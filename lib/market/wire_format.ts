@@ -64,7 +64,7 @@ const barHeaders = headersOf("bar");
 const indicatorHeaders = headersOf("bar-indicators");
 
 /** An epoch-milliseconds time as the ISO text the validation reads; garbage stays garbage. */
-function isoTime(value: unknown): unknown {
+function wireIsoText(value: unknown): unknown {
   if (typeof value !== "number") return value;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? "invalid" : date.toISOString();
@@ -121,7 +121,7 @@ export function avroWire(codecs: { input?: RecordCodec; bars?: RecordCodec }): W
       const union = plainObject(codec("input").decode(value), "the input");
       const [branch] = Object.keys(union);
       const obj = plainObject(union[branch], branch);
-      const fields: Record<string, unknown> = { ...obj, ts: isoTime(obj.ts) };
+      const fields: Record<string, unknown> = { ...obj, ts: wireIsoText(obj.ts) };
       if (branch === TICK) return inputFromObject("tick", fields);
       if (branch === SOURCE_BAR) {
         // Daily is the default: a daily bar reads as it does from JSON (no interval).
@@ -132,7 +132,7 @@ export function avroWire(codecs: { input?: RecordCodec; bars?: RecordCodec }): W
     },
     decodeBar(value) {
       const obj = plainObject(codec("bars").decode(value), "the bar");
-      return barFromObject({ ...obj, start: isoTime(obj.start) });
+      return barFromObject({ ...obj, start: wireIsoText(obj.start) });
     },
     prefetch: (topic, values) => codec(topic).prefetch(values),
   };

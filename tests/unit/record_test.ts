@@ -56,6 +56,20 @@ Deno.test("a tick and a source bar survive encode → decode", () => {
   assert.equal(decodeInput(enc(b.value), b.headers).kind, "bar");
 });
 
+Deno.test("a tick's JSON is the text JSON.stringify writes for it, whatever its values", () => {
+  const symbols = ["AAPL", "BRK.B", 'a"quote', "back\\slash", "caf\u00e9", "\u{1f600}", ""];
+  const numbers = [185.25, 0, -0, 1e21, 1e-7, 5e-324, 2 ** 53 + 2, NaN, Infinity, -Infinity, 100];
+  for (const symbol of symbols) {
+    for (const price of numbers) {
+      for (const size of [100, -0, NaN, 0.1 + 0.2]) {
+        const ts = Date.UTC(2024, 0, 2, 14, 30, 15, 7);
+        const body = { symbol, ts: new Date(ts).toISOString(), price, size };
+        assert.equal(encodeTick({ symbol, ts, price, size }).value, JSON.stringify(body));
+      }
+    }
+  }
+});
+
 Deno.test("validation names the failing field", async (t) => {
   const cases: [string, unknown, RegExp, string | undefined][] = [
     ["non-positive price", { ...good, open: 0, low: 0 }, /open must be positive/, "open"],

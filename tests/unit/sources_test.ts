@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readAlphaVantageReply } from "../../lib/market/alphavantage_format.ts";
 import { parseCsv, parseDate } from "../../lib/market/csv.ts";
-import { parseIsoTime } from "../../lib/market/time.ts";
+import { isoTime, parseIsoTime } from "../../lib/market/time.ts";
 import { syntheticTicks } from "../../lib/market/synthetic.ts";
 
 Deno.test("the Yahoo-style OHLCV CSV is read, bad rows reported with their line numbers", () => {
@@ -164,4 +164,34 @@ Deno.test("dates: the wire form reads exactly as Date.parse does, impossible one
       "2024-01-02 14:30:00.000Z",
     ]
   ) assert.ok(Number.isNaN(parseIsoTime(t)), t);
+});
+
+Deno.test("isoTime writes what toISOString writes, at any instant, in any order", () => {
+  const check = (ms: number) => assert.equal(isoTime(ms), new Date(ms).toISOString(), `${ms}`);
+  const edges = [
+    0,
+    -1,
+    Date.UTC(1900, 1, 28, 23, 59, 59, 999),
+    Date.UTC(1900, 2, 1),
+    Date.UTC(2000, 1, 29, 12),
+    Date.UTC(2100, 1, 28, 23, 59, 59, 999),
+    Date.UTC(2100, 2, 1),
+    Date.UTC(2199, 11, 31, 23, 59, 59, 999),
+    Date.UTC(-1, 0, 1),
+    Date.UTC(10_000, 0, 1, 0, 0, 0, 1),
+    8.64e15,
+    -8.64e15,
+  ];
+  edges.forEach(check);
+  // Random instants, and runs within one day (the day part is reused): compared every time.
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 20_000; i++) {
+    const ms = Math.floor((next() - 0.5) * 2 * 8.64e15);
+    check(ms);
+    for (let k = 1; k <= 3; k++) check(ms + Math.floor(next() * 86_400_000));
+  }
+  // What toISOString refuses, isoTime refuses.
+  assert.throws(() => isoTime(NaN), RangeError);
+  assert.equal(isoTime(1.5), new Date(1.5).toISOString());
 });
