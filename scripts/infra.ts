@@ -5,6 +5,7 @@
  *
  *   deno task infra up [service...]     start (idempotent), wait until healthy
  *   deno task infra down [service...]   stop what `up` started
+ *   deno task infra reset [service...]  stop, and delete their data (topics, indices, databases)
  *   deno task infra status              what answers where
  *
  * @module
@@ -53,6 +54,37 @@ async function up(selected: Service[]) {
   console.log(`data and logs under ${native}/<service>/`);
 }
 
+/**
+ * Stops the services and deletes their data: every test and bench run leaves topics, indices and
+ * databases behind, and nothing else removes them (tens of GB over weeks of runs).
+ */
+async function reset(selected: Service[]) {
+  for (const s of [...selected].reverse()) {
+    await s.stop();
+    let bytes = 0;
+    for (const path of await s.data()) {
+      bytes += await sizeOf(path);
+      await Deno.remove(path, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+    console.log(
+      `${s.name.padEnd(14)} stopped, ${(bytes / 2 ** 20).toFixed(0)} MiB of data removed`,
+    );
+  }
+  console.log("`deno task infra up` (or `deno task up`) starts them again, empty");
+}
+
+/** Bytes under `path` (0 when it is not there). */
+async function sizeOf(path: string): Promise<number> {
+  const stat = await Deno.lstat(path).catch(() => null);
+  if (!stat) return 0;
+  if (!stat.isDirectory) return stat.size;
+  let total = 0;
+  for await (const entry of Deno.readDir(path)) total += await sizeOf(`${path}/${entry.name}`);
+  return total;
+}
+
 async function status(selected: Service[]) {
   let allUp = true;
   for (const s of selected) {
@@ -79,10 +111,11 @@ if (import.meta.main) {
       await s.stop();
       console.log(`${s.name.padEnd(14)} stopped`);
     }
-  } else if (command === "status") Deno.exit((await status(selected)) ? 0 : 1);
+  } else if (command === "reset") await reset(selected);
+  else if (command === "status") Deno.exit((await status(selected)) ? 0 : 1);
   else {
     console.error(
-      "usage: deno task infra up|down|status [kafka|elasticsearch|postgres|prometheus|schema-registry ...]",
+      "usage: deno task infra up|down|reset|status [kafka|elasticsearch|postgres|prometheus|schema-registry ...]",
     );
     Deno.exit(2);
   }

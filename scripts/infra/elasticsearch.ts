@@ -71,4 +71,5 @@ export const elasticsearch: Service = {
     await waitFor("elasticsearch", elasticsearch.healthy, 120, `${dir}/out.log`);
   },
   stop: async () => killPidFile(await serviceDir("elasticsearch")),
+  data: async () => [`${await serviceDir("elasticsearch")}/home/data`],
 };

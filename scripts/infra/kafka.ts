@@ -109,6 +109,13 @@ export const kafka: Service = {
       if (await exists(`${dir}/pid`)) await killPidFile(dir);
     }
   },
+  // Each node's log directory and its quorum size; `up` formats them again, with the same id.
+  data: () =>
+    Promise.resolve(
+      kafkaNodes({ ...env, KAFKA_NODES: "3" }).flatMap((
+        { dir },
+      ) => [`${dir}/data`, `${dir}/nodes`]),
+    ),
   prepare: ensureProjectTopics,
 };
 

@@ -125,6 +125,8 @@ export const postgres: Service = {
     await waitFor("postgres", postgres.healthy, 60, `${dir}/out.log`);
     await ensureDatabase(env.POSTGRES_DB);
   },
+  // The whole cluster (every database, the registry's too): `up` makes it again with initdb.
+  data: async () => [`${await serviceDir("postgres")}/data`],
   async stop() {
     const data = `${await serviceDir("postgres")}/data`;
     if (!(await exists(`${data}/postmaster.pid`))) return;

@@ -35,4 +35,5 @@ export const prometheus: Service = {
     await waitFor("prometheus", prometheus.healthy, 60, `${dir}/out.log`);
   },
   stop: () => killPidFile(`${native}/prometheus`),
+  data: () => Promise.resolve([`${native}/prometheus/data`]),
 };

@@ -88,6 +88,8 @@ export const schemaRegistry: Service = {
     await waitFor("schema-registry", schemaRegistry.healthy, 90, `${dir}/out.log`);
   },
   stop: () => killPidFile(dir),
+  // Its schemas are in PostgreSQL (reset with it); this is what it keeps on disk besides.
+  data: () => Promise.resolve([`${dir}/data`]),
   async prepare() {
     const res = await fetch(`${schemaRegistryUrl}/config`, {
       method: "PUT",

@@ -29,6 +29,8 @@ export interface Service {
   start(): Promise<void>;
   stop(): Promise<void>;
   healthy(): Promise<boolean>;
+  /** What `infra reset` deletes: the data the service keeps, not its installation or secrets. */
+  data(): Promise<string[]>;
   /** Runs after the service is healthy, whether this `up` started it or it was running. */
   prepare?(): Promise<void>;
   /** Services that must be up first; `up` starts them too when they were not named. */

@@ -10,6 +10,15 @@ import pg from "pg";
 import { loadComposeEnv } from "../support/env_file.ts";
 import { reachable } from "../support/servers.ts";
 
+const existsSync = (path: string) => {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const root = new URL("../../", import.meta.url).pathname;
 const env = loadComposeEnv(new URL("../../", import.meta.url));
 const ports = [
@@ -115,8 +124,15 @@ Deno.test("fresh clone: the README's up command brings the pipeline up from an e
     console.log(`"${downCommand}": exit ${down.code} in ${down.seconds.toFixed(1)} s`);
     const left = [];
     for (const port of ports) if (await reachable(port)) left.push(port);
+    // What the run left on disk goes with the README's reset command.
+    const resetCommand = downCommand.replace(/ task down\b/, " task infra reset");
+    const reset = await typed(resetCommand, copy);
+    const data = ["kafka/data", "postgres/data", "elasticsearch/home/data", "prometheus/data"];
+    const kept = data.filter((d) => existsSync(`${copy}/.native/${d}`));
     await Deno.remove(copy.replace(/\/marketdata$/, ""), { recursive: true }).catch(() => {});
     assert.equal(down.code, 0, `${downCommand} failed`);
     assert.deepEqual(left, [], "down stops every server and worker it started");
+    assert.equal(reset.code, 0, `${resetCommand} failed`);
+    assert.deepEqual(kept, [], `${resetCommand} removes the servers' data`);
   }
 });
