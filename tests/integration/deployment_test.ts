@@ -395,6 +395,16 @@ Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, hea
   for (const entry of [".native", "node_modules", ".git", "compose/secrets"]) {
     assert.ok(ignored.includes(entry), entry);
   }
+  // The image's workers run with the V8 heap settings of the native tasks (their memory bound).
+  const imageFlags = /^ENV DENO_V8_FLAGS=(\S+)$/m.exec(dockerfile)?.[1];
+  assert.ok(imageFlags, "the image sets DENO_V8_FLAGS");
+  const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
+  for (const worker of ["ingest", "transform", "sink"]) {
+    assert.ok(
+      tasks[worker].includes(` --v8-flags=${imageFlags} `),
+      `${worker} task: ${imageFlags}`,
+    );
+  }
 });
 
 Deno.test("promtool accepts the Prometheus configs and rules", async () => {
