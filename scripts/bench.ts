@@ -136,3 +136,7 @@ await Deno.writeTextFile(
 );
 await Deno.writeTextFile(new URL(`${out}.md`, import.meta.url), table + "\n");
 console.log(table);
+// They stay up like after `infra up`: the next bench or test run reuses them warm.
+say(
+  "the native servers are still running: `deno task infra down` stops them, `infra reset` also deletes what the bench wrote",
+);
