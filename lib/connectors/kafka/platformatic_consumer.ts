@@ -106,6 +106,25 @@ export async function consumePlatformatic(
       (offsets.get(options.topic) ?? []).forEach((high, partition) => highs.set(partition, high));
     }).catch(() => {});
 
+  // The client reconnects on its own without a word; the log says when a broker went away, once
+  // when it cannot be reached (the client tries many times a second), and when it is back.
+  const where = (payload: { broker?: { host: string; port: number } }) =>
+    payload.broker ? `${payload.broker.host}:${payload.broker.port}` : "unknown";
+  const unreachable = new Set<string>();
+  consumer.on("client:broker:disconnect", (payload) => {
+    if (!stopping) options.log?.info("a broker connection closed", { broker: where(payload) });
+  });
+  consumer.on("client:broker:failed", (payload) => {
+    const broker = where(payload);
+    if (stopping || unreachable.has(broker)) return;
+    unreachable.add(broker);
+    options.log?.warn("cannot connect to a broker, retrying", { broker });
+  });
+  consumer.on("client:broker:connect", (payload) => {
+    const broker = where(payload);
+    if (unreachable.delete(broker)) options.log?.info("connected to the broker again", { broker });
+  });
+
   // Rebalances this member has seen: a stream opened before the latest one reads stale positions.
   let joins = 0;
   consumer.on("consumer:group:join", () => void joins++);
