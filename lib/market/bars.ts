@@ -161,8 +161,7 @@ export function buildBars(
 ): BuildResult {
   const changed = new Map<string, SymbolState>();
   const emitted = new Map<string, IndicatorBar>();
-  // Each series once, in the order first touched (one key string a tick and interval was 2% of
-  // the transform).
+  // Each series once, in the order first touched (without a key string per tick and interval).
   const touched = new Set<SeriesState>();
   const outcomes: Outcome[] = [];
   for (const rec of records) {
