@@ -86,6 +86,7 @@ export function invocationEndpoint(
   worker: string,
   log: Logger,
   runOnce: (bounds: RunBounds) => Promise<RunReport>,
+  ready: () => boolean = () => true,
 ): (request: Request) => Promise<Response> {
   let running: Date | undefined;
   return async (request) => {
@@ -110,6 +111,9 @@ export function invocationEndpoint(
           runningSince: running.toISOString(),
         },
       );
+    }
+    if (!ready()) {
+      return problem(503, "not connected yet", `${worker} has not reached its servers yet`);
     }
     const startedAt = new Date();
     running = startedAt;

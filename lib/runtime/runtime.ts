@@ -81,7 +81,12 @@ export class Runtime implements Lifecycle {
     logProcessWarnings(this.log);
     this.metrics = createMetrics(def.name);
     this.halted = new Promise((resolve) => (this.#halt = resolve));
-    this.#invocation = invocationEndpoint(def.name, this.log, (bounds) => this.invoked(bounds));
+    this.#invocation = invocationEndpoint(
+      def.name,
+      this.log,
+      (bounds) => this.invoked(bounds),
+      () => this.ready,
+    );
   }
 
   get worker(): string {
@@ -212,7 +217,6 @@ export class Runtime implements Lifecycle {
     const path = new URL(request.url).pathname;
     if (path === "/lag" && this.#stream) return await lagEndpoint(this.#stream)(request);
     if (path === "/run" && this.options.serve) {
-      if (!this.ready) return new Response("not connected yet\n", { status: 503 });
       return await this.#invocation(request);
     }
     return new Response("not found\n", { status: 404 });

@@ -183,9 +183,15 @@ export async function consumePlatformatic(
   const flush = async () => {
     const slices = [...pending.values()].filter((s) => s.length > 0);
     pending.clear();
-    // Partitions side by side, `concurrency` at a time; order holds within each.
+    // Partitions side by side, `concurrency` at a time; order holds within each. A failed slice
+    // ends the stream only once its neighbours settled: one still retrying after stop() could
+    // commit after the stop began, and marked the worker not ready after its run had ended.
     for (let i = 0; i < slices.length; i += options.concurrency) {
-      await Promise.all(slices.slice(i, i + options.concurrency).map(handleSlice));
+      const settled = await Promise.allSettled(
+        slices.slice(i, i + options.concurrency).map(handleSlice),
+      );
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) throw failed.reason;
     }
   };
   /**
