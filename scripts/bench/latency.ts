@@ -54,6 +54,14 @@ export function bucketQuantile(buckets: [number, number][], quantile: number): n
   return NaN;
 }
 
+/** What cumulative buckets counted since `before` (an earlier scrape of the same histogram). */
+export function bucketsSince(
+  now: [number, number][],
+  before: [number, number][],
+): [number, number][] {
+  return now.map(([le, count], i) => [le, count - (before[i]?.[1] ?? 0)]);
+}
+
 /** A quantile of `pipeline_ingest_latency_seconds{output}` over everything observed so far. */
 export function histogramQuantile(metrics: string, output: string, quantile: number): number {
   return bucketQuantile(latencyBuckets(metrics, output), quantile);
@@ -115,11 +123,7 @@ export async function continuous(rate: number, ticks: number): Promise<Record<st
     const early = warmedUp && await warmedUp;
     const afterWarmUp = (output: string) => {
       if (early === undefined) return NaN;
-      const before = latencyBuckets(early, output);
-      const since = latencyBuckets(metrics, output).map(([le, count], i): [number, number] => [
-        le,
-        count - (before[i]?.[1] ?? 0),
-      ]);
+      const since = bucketsSince(latencyBuckets(metrics, output), latencyBuckets(early, output));
       return bucketQuantile(since, 0.99) * 1000;
     };
     return {

@@ -21,7 +21,7 @@ import {
   root,
   say,
 } from "./harness.ts";
-import { bucketQuantile, continuous, latencyBuckets } from "./latency.ts";
+import { bucketQuantile, bucketsSince, continuous, latencyBuckets } from "./latency.ts";
 
 const workers = ["ingest", "transform", "sink"] as const;
 type WorkerName = typeof workers[number];
@@ -118,8 +118,6 @@ export async function soak(minutes: number): Promise<SoakResult> {
     let ingestDone = false;
     children.ingest.status.then(() => (ingestDone = true));
     let previous = { postgres: [] as [number, number][], elasticsearch: [] as [number, number][] };
-    const window = (now: [number, number][], before: [number, number][]) =>
-      now.map(([le, count], i) => [le, count - (before[i]?.[1] ?? 0)] as [number, number]);
     const sample = async () => {
       const metrics = Object.fromEntries(
         await Promise.all(workers.map(async (w) => [w, await scrape(ports[w])] as const)),
@@ -139,9 +137,9 @@ export async function soak(minutes: number): Promise<SoakResult> {
         >,
         lagTransform: await lagOf(groups.transform, e.TICKS_TOPIC).catch(() => NaN),
         lagSink: await lagOf(groups.sink, e.BARS_TOPIC).catch(() => NaN),
-        p99PostgresMs: bucketQuantile(window(now.postgres, previous.postgres), 0.99) * 1000,
+        p99PostgresMs: bucketQuantile(bucketsSince(now.postgres, previous.postgres), 0.99) * 1000,
         p99ElasticsearchMs:
-          bucketQuantile(window(now.elasticsearch, previous.elasticsearch), 0.99) * 1000,
+          bucketQuantile(bucketsSince(now.elasticsearch, previous.elasticsearch), 0.99) * 1000,
       };
       previous = now;
       samples.push(s);

@@ -71,3 +71,20 @@ Deno.test("POST /run: retries exhausted → 503, a final error → 500, secrets 
   assert.doesNotMatch(body.detail, /hunter2-secret/);
   assert.equal((await failing(new NonRetriableError("bad schema"))(post())).status, 500);
 });
+
+Deno.test("POST /run before the worker is connected: 503 problem+json, and no run starts", async () => {
+  let runs = 0;
+  let ready = false;
+  const run = invocationEndpoint("w", log, () => {
+    runs++;
+    return Promise.resolve({ recordsIn: 0, recordsOut: {}, deadLetters: 0 });
+  }, () => ready);
+  const refused = await run(post());
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("content-type"), "application/problem+json");
+  assert.equal((await refused.json()).title, "not connected yet");
+  assert.equal(runs, 0);
+  ready = true;
+  assert.equal((await run(post())).status, 200);
+  assert.equal(runs, 1);
+});
