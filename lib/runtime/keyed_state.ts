@@ -11,10 +11,10 @@
  * When: after the handler's outputs were acknowledged, the keys it changed are written, each
  * stamped with the input offset the state now covers, together with a marker record holding the
  * same stamp; only then are the input offsets committed. A replica restores just the partitions
- * it is assigned (on their first slice after an assignment, or when a slice starts past the held
- * stamp: another replica absorbed the records in between), and drops redelivered records below
- * the stamp: after a crash between any two steps, a record is either absorbed once or replayed from
- * the state before it, so outputs never depend on where a crash fell.
+ * it is assigned (all of them in one read when they are assigned, again when a slice starts
+ * past the held stamp: another replica absorbed the records in between), and drops redelivered
+ * records below the stamp: after a crash between any two steps, a record is either absorbed once
+ * or replayed from the state before it, so outputs never depend on where a crash fell.
  *
  * @example
  * ```ts
@@ -66,6 +66,8 @@ export interface StateView<V> extends KeyedState<V> {
 /** The runtime side of keyed state for one input. */
 export class StateStore {
   #partitions = new Map<number, PartitionStore>();
+  // Restores started at an assignment, by partition: the first slice of each waits for its own.
+  #restoring = new Map<number, Promise<PartitionStore | undefined>>();
 
   constructor(readonly changelog: Changelog, readonly log: Logger) {}
 
@@ -74,27 +76,55 @@ export class StateStore {
     return this.changelog.prepare(input);
   }
 
-  /** The group gave this replica `partitions`: the state of any other one may go stale. */
-  assigned(partitions: readonly number[]) {
+  /**
+   * The group gave this replica `partitions`: the state of any other one may go stale, and the
+   * ones not held are restored now, all in one read of the changelog, rather than one read each
+   * on its first slice (records would wait behind the restores). Resolves once they are
+   * restored; a failed restore is retried by the slice that needs it, so this never rejects.
+   */
+  assigned(partitions: readonly number[]): Promise<void> {
     const held = new Set(partitions);
     for (const p of this.#partitions.keys()) {
       if (!held.has(p)) this.#partitions.delete(p);
     }
+    for (const p of this.#restoring.keys()) {
+      if (!held.has(p)) this.#restoring.delete(p);
+    }
+    const missing = partitions.filter((p) => !this.#partitions.has(p) && !this.#restoring.has(p));
+    if (missing.length === 0) return Promise.resolve();
+    const restored = this.#restore(missing).catch((error) => {
+      this.log.warn("restoring state at assignment failed: each partition restores on its slice", {
+        changelog: this.changelog.name,
+        partitions: missing,
+        error,
+      });
+      return undefined;
+    });
+    for (const p of missing) this.#restoring.set(p, restored.then((stores) => stores?.get(p)));
+    return restored.then(() => {});
   }
 
   /** Drops the held state of `partition` (it is restored again when next needed). */
   forget(partition: number) {
     this.#partitions.delete(partition);
+    this.#restoring.delete(partition);
   }
 
   /**
-   * The state of `partition` for a slice starting at `firstOffset`: the held one while it is
-   * continuous with the slice, else restored from the changelog partition. A slice that starts
-   * past the held stamp means another replica absorbed the records in between (the group moved
-   * the partition there and back, whether or not this member saw the assignment change), so the
+   * The state of `partition` for a slice starting at `firstOffset`: the held one (or the one
+   * restored at the assignment) while it is continuous with the slice, else restored from the
+   * changelog partition. A slice that starts past the held stamp means another replica absorbed
+   * the records in between (the group moved the partition there and back, whether or not this
+   * member saw the assignment change, or wrote its last slice after this one's restore), so the
    * held state is stale.
    */
   async partition(partition: number, firstOffset: bigint): Promise<PartitionStore> {
+    const pending = this.#restoring.get(partition);
+    if (pending) {
+      this.#restoring.delete(partition);
+      const restored = await pending;
+      if (restored) this.#partitions.set(partition, restored);
+    }
     const held = this.#partitions.get(partition);
     if (held && firstOffset <= held.next) return held;
     if (held) {
@@ -104,21 +134,8 @@ export class StateStore {
         firstOffset: firstOffset.toString(),
       });
     }
-    const started = performance.now();
-    const store: PartitionStore = { values: new Map(), next: 0n };
-    const stamps = new Map<string, bigint>();
-    const decoder = new TextDecoder();
-    for (const record of await this.changelog.read(partition)) {
-      applyChangelog(store, stamps, record, decoder);
-    }
+    const store = (await this.#restore([partition])).get(partition)!;
     this.#partitions.set(partition, store);
-    this.log.info("state restored", {
-      changelog: this.changelog.name,
-      partition,
-      keys: store.values.size,
-      nextOffset: store.next.toString(),
-      ms: Math.round(performance.now() - started),
-    });
     // The slice should start where the state stops; past it, the records between were absorbed
     // by no one (the input's retention dropped them, or a consumer skipped them). Said loudly:
     // the state cannot hold them, and refusing the slice would stop the partition for good. (On
@@ -131,6 +148,31 @@ export class StateStore {
       });
     }
     return store;
+  }
+
+  /** Reads the changelog partitions `partitions` into one store each. */
+  async #restore(partitions: readonly number[]): Promise<Map<number, PartitionStore>> {
+    const started = performance.now();
+    const stores = new Map<number, { store: PartitionStore; stamps: Map<string, bigint> }>();
+    for (const p of partitions) {
+      stores.set(p, { store: { values: new Map(), next: 0n }, stamps: new Map() });
+    }
+    const decoder = new TextDecoder();
+    for (const record of await this.changelog.read(partitions)) {
+      const into = stores.get(record.partition);
+      if (into) applyChangelog(into.store, into.stamps, record, decoder);
+    }
+    const ms = Math.round(performance.now() - started);
+    for (const [partition, { store }] of stores) {
+      this.log.info("state restored", {
+        changelog: this.changelog.name,
+        partition,
+        keys: store.values.size,
+        nextOffset: store.next.toString(),
+        ms,
+      });
+    }
+    return new Map([...stores].map(([p, { store }]) => [p, store]));
   }
 
   /** A view for one slice: reads see this partition's values and the slice's own writes. */

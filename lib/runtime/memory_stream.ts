@@ -162,7 +162,7 @@ export class MemoryStream {
         }
         return Promise.resolve();
       },
-      read: (partition) => Promise.resolve([...parts()[partition]]),
+      read: (partitions) => Promise.resolve(partitions.flatMap((p) => parts()[p])),
       write: (partition, records) => {
         const log = parts()[partition];
         for (const r of records) {

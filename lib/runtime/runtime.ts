@@ -71,6 +71,9 @@ export class Runtime implements Lifecycle {
   #stream?: Stream;
   #state?: StateStore;
   #ready = false;
+  // A continuous stream worker is ready once it holds partitions and their state, not when it
+  // has connected: records sent before would only wait, and a rolling update would move on.
+  #awaitingAssignment = false;
   #fatal?: Error;
   #invocation: (request: Request) => Promise<Response>;
 
@@ -185,7 +188,8 @@ export class Runtime implements Lifecycle {
     let run: { at: number; cpu: NodeJS.CpuUsage } | undefined;
     try {
       await this.connect();
-      this.setReady(true);
+      this.#awaitingAssignment = def.trigger.kind === "stream" && this.mode() === "continuous";
+      this.setReady(!this.#awaitingAssignment);
       run = { at: performance.now(), cpu: process.cpuUsage() };
       await this.dispatch();
       if (this.#fatal) throw this.#fatal;
@@ -353,7 +357,15 @@ export class Runtime implements Lifecycle {
           "preparing the state changelog",
         )),
       untilEnd,
-      onAssigned: (partitions) => state?.assigned(partitions),
+      onAssigned: (partitions) => {
+        const restored = state?.assigned(partitions) ?? Promise.resolve();
+        if (!this.#awaitingAssignment) return;
+        restored.then(() => {
+          if (!this.#awaitingAssignment || life.fatal) return;
+          this.#awaitingAssignment = false;
+          this.setReady(true);
+        });
+      },
       maxRecords: bounds.maxRecords,
       until: bounds.until?.getTime(),
     });

@@ -90,8 +90,8 @@ export interface Changelog {
   readonly name: string;
   /** Creates it partitioned like `input`, or refuses one with another partition count. */
   prepare(input: string): Promise<void>;
-  /** Every entry of one partition, oldest first (a restore). */
-  read(partition: number): Promise<StreamRecord[]>;
+  /** Every entry of these partitions, oldest first within each (a restore). */
+  read(partitions: readonly number[]): Promise<StreamRecord[]>;
   /** Appends entries to one partition; resolves once they are durable. */
   write(partition: number, records: OutgoingRecord[]): Promise<void>;
 }

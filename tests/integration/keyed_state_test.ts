@@ -117,6 +117,41 @@ Deno.test("keyed state: started before anything wrote its input, a worker create
   await countsOf(env.OUT_TOPIC, 5);
 });
 
+Deno.test("keyed state: a continuous replica reports ready only once it holds its partitions and has restored their state", async () => {
+  const env = await setup(3);
+  await feed(env.IN_TOPIC, 10);
+  await runToEnd(counterArgs, ["--once"], env);
+  const port = 19000 + Math.floor(Math.random() * 900);
+  const w = spawnWorker(counterArgs, [], { ...env, HTTP_PORT: String(port) });
+  try {
+    const ready = await eventually("readyz 200", async (): Promise<
+      { partition: number; keys: number }[] | undefined
+    > => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+        await res.body?.cancel();
+        if (res.status !== 200) return undefined;
+      } catch {
+        return undefined; // not listening yet
+      }
+      // Lines are read as they come: the ones logged before this answer are in by now or soon.
+      await new Promise((r) => setTimeout(r, 200));
+      return w.lines.filter((l) => l.includes('"state restored"')).map((l) =>
+        JSON.parse(l) as { partition: number; keys: number }
+      );
+    }, 60_000);
+    const restoredBeforeReady = ready!;
+    // With nothing new to read, every partition's state was restored at the assignment, in one
+    // read, and before the worker said it was ready.
+    assert.deepEqual(restoredBeforeReady.map((r) => r.partition).sort(), [0, 1, 2]);
+    assert.ok(restoredBeforeReady.every((r) => r.keys > 0), "each partition held counts");
+    assert.ok(w.lines.some((l) => l.includes('"msg":"consuming"')));
+  } finally {
+    w.kill("SIGTERM");
+    assert.equal(await w.exited, 0);
+  }
+});
+
 Deno.test("keyed state: a crash after the outputs, before state and commit, replays into the same counts", async () => {
   const env = await setup(2);
   await feed(env.IN_TOPIC, 20);

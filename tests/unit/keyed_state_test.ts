@@ -56,3 +56,45 @@ Deno.test("keyed state: a slice starting past the restored state is said to leav
   await new StateStore(changelog, log).partition(0, 45n);
   assert.deepEqual(gaps().map((r) => [r.partition, r.missing]), [[0, "40-44"]]);
 });
+
+Deno.test("keyed state: an assignment's partitions are restored in one read before their first slices; a failed read leaves each to its slice", async () => {
+  const log = createLogger("t", "error", {}, { write: () => {}, format: "json" });
+  const at = (partition: number, key: string, value: unknown, stamp: number): KafkaRecord => ({
+    ...entry(key, value, stamp),
+    partition,
+  });
+  const log0 = [at(0, "A", 1, 10), at(1, "B", 2, 20), at(2, "C", 3, 30), at(1, "B", 5, 25)];
+  const reads: number[][] = [];
+  let failNext = false;
+  const changelog: Changelog = {
+    name: "counts.changelog",
+    prepare: () => Promise.resolve(),
+    read: (partitions) => {
+      reads.push([...partitions]);
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error("broker unreachable"));
+      }
+      return Promise.resolve(log0.filter((r) => partitions.includes(r.partition)));
+    },
+    write: () => Promise.resolve(),
+  };
+
+  const state = new StateStore(changelog, log);
+  await state.assigned([0, 1, 2]);
+  assert.deepEqual(reads, [[0, 1, 2]]);
+  const one = await state.partition(1, 25n);
+  assert.deepEqual([Object.fromEntries(one.values), one.next], [{ B: 5 }, 25n]);
+  assert.equal((await state.partition(2, 30n)).values.get("C"), 3);
+  assert.deepEqual(reads, [[0, 1, 2]], "the slices read nothing more");
+  // a later assignment restores only what is not held
+  await state.assigned([1, 2, 3]);
+  assert.deepEqual(reads.at(-1), [3]);
+
+  failNext = true;
+  const other = new StateStore(changelog, log);
+  await other.assigned([0, 2]); // resolves: the slices restore for themselves
+  const zero = await other.partition(0, 10n);
+  assert.deepEqual([Object.fromEntries(zero.values), zero.next], [{ A: 1 }, 10n]);
+  assert.deepEqual(reads.slice(-2), [[0, 2], [0]]);
+});

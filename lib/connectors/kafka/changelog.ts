@@ -33,7 +33,7 @@ export function kafkaChangelog(kafka: Kafka, producer: RecordProducer, name: str
         );
       }
     },
-    read: (partition) => readToEnd(kafka, name, [partition]),
+    read: (partitions) => readToEnd(kafka, name, partitions),
     write: (_partition, records) => producer.send(name, records),
   };
 }
