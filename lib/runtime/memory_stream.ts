@@ -156,6 +156,7 @@ export class MemoryStream {
     const parts = () => this.changelogs.get(name)!;
     return {
       name,
+      open: () => Promise.resolve(),
       prepare: () => {
         if (!this.changelogs.has(name)) {
           this.changelogs.set(name, this.partitions.map(() => []));

@@ -254,6 +254,7 @@ export class Runtime implements Lifecycle {
       );
       if (state) {
         const changelog = this.#stream.changelog(options[`state:${state.topic.env}`]);
+        await retry(() => changelog.open(), policy, "connecting to the state changelog");
         this.#state = new StateStore(changelog, log);
       }
     }

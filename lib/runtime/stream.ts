@@ -88,6 +88,8 @@ export type Positions = Map<number, { high: bigint; committed: bigint }>;
 /** Where keyed state is kept: one changelog partition per input partition. */
 export interface Changelog {
   readonly name: string;
+  /** Connects what writing it needs; the runtime calls it while connecting, before the run. */
+  open(): Promise<void>;
   /** Creates it partitioned like `input`, or refuses one with another partition count. */
   prepare(input: string): Promise<void>;
   /** Every entry of these partitions, oldest first within each (a restore). */

@@ -42,6 +42,7 @@ Deno.test("keyed state: a slice starting past the restored state is said to leav
   });
   const changelog: Changelog = {
     name: "counts.changelog",
+    open: () => Promise.resolve(),
     prepare: () => Promise.resolve(),
     read: () => Promise.resolve([entry("A", 1, 40), marker(40)]),
     write: () => Promise.resolve(),
@@ -68,6 +69,7 @@ Deno.test("keyed state: an assignment's partitions are restored in one read befo
   let failNext = false;
   const changelog: Changelog = {
     name: "counts.changelog",
+    open: () => Promise.resolve(),
     prepare: () => Promise.resolve(),
     read: (partitions) => {
       reads.push([...partitions]);

@@ -6,7 +6,7 @@
  * ```ts
  * import type { Kafka } from "kafkajs";
  * import type { RecordProducer } from "./client.ts";
- * declare const kafka: Kafka, producer: RecordProducer;
+ * declare const kafka: Kafka, producer: RecordProducer & { open(): Promise<void> };
  * const changelog = kafkaChangelog(kafka, producer, "counts.changelog");
  * await changelog.prepare("counts.input");
  * ```
@@ -19,9 +19,14 @@ import type { RecordProducer } from "./client.ts";
 import { readToEnd } from "./reader.ts";
 
 /** The changelog topic `name`, written through `producer`. */
-export function kafkaChangelog(kafka: Kafka, producer: RecordProducer, name: string): Changelog {
+export function kafkaChangelog(
+  kafka: Kafka,
+  producer: RecordProducer & { open(): Promise<void> },
+  name: string,
+): Changelog {
   return {
     name,
+    open: () => producer.open(),
     // A changelog with another partition count than its input cannot follow it: refused.
     async prepare(input) {
       const partitions = await partitionCount(kafka, input);

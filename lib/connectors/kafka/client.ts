@@ -12,7 +12,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
-import type { OutgoingRecord } from "../../runtime/stream.ts";
+import type { ConsumeOptions, OutgoingRecord } from "../../runtime/stream.ts";
 
 export type { OutgoingRecord, StreamRecord as KafkaRecord } from "../../runtime/stream.ts";
 
@@ -27,6 +27,14 @@ export interface KafkaConnection {
   kafkaSaslPassword: string;
   kafkaClient: "kafkajs" | "platformatic";
   kafkaProducer: "kafkajs" | "platformatic";
+}
+
+/** What either consumer is given: the runtime's settings and the fetch sizes. */
+export interface KafkaConsumeOptions extends ConsumeOptions {
+  /** Most bytes one fetch response holds (Kafka's `fetch.max.bytes`). */
+  fetchMaxBytes: number;
+  /** Most bytes one partition adds to a fetch response (`max.partition.fetch.bytes`). */
+  partitionFetchMaxBytes: number;
 }
 
 /** The bootstrap brokers of KAFKA_BROKERS, for either client library. */

@@ -24,12 +24,11 @@
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import type {
   BatchConsumer,
-  ConsumeOptions,
   PartitionBatch,
   SliceOutcome,
   StreamRecord,
 } from "../../runtime/stream.ts";
-import { shortText } from "./client.ts";
+import { type KafkaConsumeOptions, shortText } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";
 
 export function toRecord(topic: string, partition: number, m: KafkaMessage): StreamRecord {
@@ -57,7 +56,7 @@ export function toRecord(topic: string, partition: number, m: KafkaMessage): Str
  */
 export async function consumeKafkajs(
   kafka: Kafka,
-  options: ConsumeOptions,
+  options: KafkaConsumeOptions,
   onBatch: (batch: PartitionBatch) => Promise<SliceOutcome>,
   onCommitted: (partition: number, nextOffset: bigint) => void = () => {},
 ): Promise<BatchConsumer> {
@@ -66,8 +65,8 @@ export async function consumeKafkajs(
     maxWaitTimeInMs: options.batchWindowMs,
     // Let the broker hold the fetch until a batch's worth (roughly) has arrived or the window ends.
     minBytes: Math.min(options.batchSize * 64, 1 << 20),
-    maxBytesPerPartition: 1 << 20,
-    maxBytes: 4 << 20,
+    maxBytesPerPartition: options.partitionFetchMaxBytes,
+    maxBytes: options.fetchMaxBytes,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
     retry: { retries: 5, initialRetryTime: 300 },

@@ -23,12 +23,11 @@ import type { Buffer } from "node:buffer";
 import { Consumer, type Message } from "@platformatic/kafka";
 import type {
   BatchConsumer,
-  ConsumeOptions,
   PartitionBatch,
   SliceOutcome,
   StreamRecord,
 } from "../../runtime/stream.ts";
-import { type KafkaConnection, shortText } from "./client.ts";
+import { type KafkaConnection, type KafkaConsumeOptions, shortText } from "./client.ts";
 import { platformaticConnection } from "./platformatic_connection.ts";
 
 type Consumed = Message<string | null, Uint8Array | null, string, string>;
@@ -70,7 +69,7 @@ export function advances(next: Map<number, bigint>, partition: number, offset: b
  */
 export async function consumePlatformatic(
   conn: KafkaConnection,
-  options: ConsumeOptions,
+  options: KafkaConsumeOptions,
   onBatch: (batch: PartitionBatch) => Promise<SliceOutcome>,
   onCommitted: (partition: number, nextOffset: bigint) => void,
 ): Promise<BatchConsumer> {
@@ -83,9 +82,8 @@ export async function consumePlatformatic(
     autocommit: false,
     maxWaitTime: options.batchWindowMs,
     minBytes: Math.min(options.batchSize * 64, 1 << 20),
-    // As with kafkajs: 1 MiB a partition, 4 MiB a fetch (less RSS, and faster, than more).
-    maxBytes: 4 << 20,
-    maxBytesPerPartition: 1 << 20,
+    maxBytes: options.fetchMaxBytes,
+    maxBytesPerPartition: options.partitionFetchMaxBytes,
     deserializers: {
       key: text,
       value: (

@@ -38,3 +38,24 @@ export async function openProducer(
     close: () => producer.close(),
   };
 }
+
+/**
+ * A producer opened on its first send, or by `open()`; a failed open is tried again by the next
+ * call. The trigger's producer writes only dead letters and changelogs: a worker that keeps no
+ * state and meets no bad record (the sink) then never loads a producer library (≈ 40 MiB).
+ */
+export function producerOnDemand(
+  open: () => Promise<RecordProducer>,
+): RecordProducer & { open(): Promise<void> } {
+  let opening: Promise<RecordProducer> | undefined;
+  const opened = () =>
+    opening ??= open().catch((error) => {
+      opening = undefined;
+      throw error;
+    });
+  return {
+    open: async () => void await opened(),
+    send: async (topic, records) => await (await opened()).send(topic, records),
+    close: async () => await (await opening?.catch(() => undefined))?.close(),
+  };
+}

@@ -26,7 +26,7 @@ import {
   topicPartitions,
   workerConnection,
 } from "./connection.ts";
-import { openProducer } from "./producer.ts";
+import { openProducer, producerOnDemand } from "./producer.ts";
 
 export interface KafkaTopicSettings {
   /** The consumer group (CONSUMER_GROUP overrides it). */
@@ -39,6 +39,10 @@ export interface KafkaTopicSettings {
   batchWindowMs?: number;
   /** Partitions handled at the same time (PARTITION_CONCURRENCY); default 1. */
   concurrency?: number;
+  /** Most bytes a fetch returns (FETCH_MAX_BYTES); default 4 MiB. */
+  fetchMaxBytes?: number;
+  /** Most bytes a partition adds to a fetch (MAX_PARTITION_FETCH_BYTES); default 1 MiB. */
+  partitionFetchMaxBytes?: number;
 }
 
 /** The input topic's name in a worker's resolved options (the trigger's `topic` option). */
@@ -73,6 +77,20 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         settings.concurrency ?? 1,
         { min: 1, max: 64 },
       ),
+      // What one fetch may bring: records decoded at once and held until handled, so the
+      // bound of a worker's memory as much as of its speed.
+      fetchMaxBytes: int(
+        "FETCH_MAX_BYTES",
+        "most bytes one fetch returns (Kafka's fetch.max.bytes)",
+        settings.fetchMaxBytes ?? 4 << 20,
+        { min: 64 << 10, max: 64 << 20 },
+      ),
+      partitionFetchMaxBytes: int(
+        "MAX_PARTITION_FETCH_BYTES",
+        "most bytes one partition adds to a fetch (max.partition.fetch.bytes)",
+        settings.partitionFetchMaxBytes ?? 1 << 20,
+        { min: 64 << 10, max: 64 << 20 },
+      ),
       sessionTimeoutMs: int(
         "SESSION_TIMEOUT_MS",
         "how long the group waits for a silent member before reassigning its partitions",
@@ -87,7 +105,7 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
       const kafka = sharedKafka(ctx);
       const conn = workerConnection(ctx);
       // Dead letters and changelog entries; the outputs have producers of their own.
-      const producer = await openProducer(kafka, conn, ctx.log);
+      const producer = producerOnDemand(() => openProducer(kafka, conn, ctx.log));
       // The consumer library is loaded only when chosen, and here rather than in the run.
       const platformatic = conn.kafkaClient === "platformatic"
         ? (await import("./platformatic_consumer.ts")).consumePlatformatic
@@ -109,6 +127,8 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
             batchWindowMs: o.batchWindowMs,
             sessionTimeoutMs: o.sessionTimeoutMs,
             concurrency: o.concurrency,
+            fetchMaxBytes: o.fetchMaxBytes,
+            partitionFetchMaxBytes: o.partitionFetchMaxBytes,
             onAssigned,
             log: ctx.log,
           };
