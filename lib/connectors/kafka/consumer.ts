@@ -16,6 +16,8 @@
  *   batchWindowMs: 250,
  *   sessionTimeoutMs: 30_000,
  *   concurrency: 1,
+ *   fetchMaxBytes: 4 << 20,
+ *   partitionFetchMaxBytes: 1 << 20,
  * }, (batch) => Promise.resolve(console.log(batch.records.length)));
  * await consumer.stop();
  * ```
