@@ -158,10 +158,10 @@ export class StateStore {
       stores.set(p, { store: { values: new Map(), next: 0n }, stamps: new Map() });
     }
     const decoder = new TextDecoder();
-    for (const record of await this.changelog.read(partitions)) {
+    await this.changelog.read(partitions, (record) => {
       const into = stores.get(record.partition);
       if (into) applyChangelog(into.store, into.stamps, record, decoder);
-    }
+    });
     const ms = Math.round(performance.now() - started);
     for (const [partition, { store }] of stores) {
       this.log.info("state restored", {

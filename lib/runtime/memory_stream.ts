@@ -163,7 +163,10 @@ export class MemoryStream {
         }
         return Promise.resolve();
       },
-      read: (partitions) => Promise.resolve(partitions.flatMap((p) => parts()[p])),
+      read: (partitions, onRecord) => {
+        for (const p of partitions) parts()[p].forEach(onRecord);
+        return Promise.resolve();
+      },
       write: (partition, records) => {
         const log = parts()[partition];
         for (const r of records) {

@@ -92,8 +92,11 @@ export interface Changelog {
   open(): Promise<void>;
   /** Creates it partitioned like `input`, or refuses one with another partition count. */
   prepare(input: string): Promise<void>;
-  /** Every entry of these partitions, oldest first within each (a restore). */
-  read(partitions: readonly number[]): Promise<StreamRecord[]>;
+  /**
+   * Hands every entry of these partitions to `onRecord`, oldest first within each (a restore;
+   * entries are not collected, a changelog may be large); resolves once all were handed.
+   */
+  read(partitions: readonly number[], onRecord: (record: StreamRecord) => void): Promise<void>;
   /** Appends entries to one partition; resolves once they are durable. */
   write(partition: number, records: OutgoingRecord[]): Promise<void>;
 }

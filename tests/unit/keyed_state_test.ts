@@ -44,7 +44,7 @@ Deno.test("keyed state: a slice starting past the restored state is said to leav
     name: "counts.changelog",
     open: () => Promise.resolve(),
     prepare: () => Promise.resolve(),
-    read: () => Promise.resolve([entry("A", 1, 40), marker(40)]),
+    read: (_, onRecord) => Promise.resolve([entry("A", 1, 40), marker(40)].forEach(onRecord)),
     write: () => Promise.resolve(),
   };
   const gaps = () =>
@@ -71,13 +71,15 @@ Deno.test("keyed state: an assignment's partitions are restored in one read befo
     name: "counts.changelog",
     open: () => Promise.resolve(),
     prepare: () => Promise.resolve(),
-    read: (partitions) => {
+    read: (partitions, onRecord) => {
       reads.push([...partitions]);
       if (failNext) {
         failNext = false;
         return Promise.reject(new Error("broker unreachable"));
       }
-      return Promise.resolve(log0.filter((r) => partitions.includes(r.partition)));
+      return Promise.resolve(
+        log0.filter((r) => partitions.includes(r.partition)).forEach(onRecord),
+      );
     },
     write: () => Promise.resolve(),
   };

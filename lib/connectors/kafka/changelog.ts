@@ -38,7 +38,7 @@ export function kafkaChangelog(
         );
       }
     },
-    read: (partitions) => readToEnd(kafka, name, partitions),
+    read: async (partitions, onRecord) => void await readToEnd(kafka, name, partitions, onRecord),
     write: (_partition, records) => producer.send(name, records),
   };
 }
