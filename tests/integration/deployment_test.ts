@@ -374,7 +374,7 @@ Deno.test("compose, workers, Prometheus and Grafana agree on env vars, hosts and
   });
 });
 
-Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, healthcheck", () => {
+Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, healthcheck", async () => {
   const dockerfile = Deno.readTextFileSync(`${root}Dockerfile`);
   assert.match(dockerfile, /^ARG DENO_VERSION=(\S+)$/m);
   assert.equal(/^ARG DENO_VERSION=(\S+)$/m.exec(dockerfile)![1], env.DENO_VERSION);
@@ -395,14 +395,19 @@ Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, hea
   for (const entry of [".native", "node_modules", ".git", "compose/secrets"]) {
     assert.ok(ignored.includes(entry), entry);
   }
-  // The image's workers run with the V8 heap settings of the native tasks (their memory bound).
+  // The image's workers run with the V8 heap settings of the native tasks (their memory bound):
+  // the image's own, or a task's settings passed by its compose service's command.
   const imageFlags = /^ENV DENO_V8_FLAGS=(\S+)$/m.exec(dockerfile)?.[1];
   assert.ok(imageFlags, "the image sets DENO_V8_FLAGS");
   const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
+  const services = (await resolvedCompose()).services as Record<string, Yaml>;
   for (const worker of ["ingest", "transform", "sink"]) {
+    const taskFlags = / --v8-flags=(\S+) /.exec(tasks[worker])?.[1];
+    assert.ok(taskFlags, `${worker} task sets --v8-flags`);
+    if (taskFlags === imageFlags) continue;
     assert.ok(
-      tasks[worker].includes(` --v8-flags=${imageFlags} `),
-      `${worker} task: ${imageFlags}`,
+      (services[worker].command as string[]).includes(`--v8-flags=${taskFlags}`),
+      `${worker}: compose passes the task's --v8-flags=${taskFlags}`,
     );
   }
 });
