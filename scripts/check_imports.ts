@@ -5,7 +5,8 @@
  * `lib/pipeline/` (where market meets connectors: the record format) may import all three. Reads the module
  * graph of every worker, script and test from `deno info --json` (static, type-only and dynamic
  * imports alike: a dynamic import is still a dependency) and prints each cycle and each import
- * against the layers; exit 1 if any.
+ * against the layers; exit 1 if any. kafkajs is loaded only by `lib/connectors/kafka/kafkajs.ts`,
+ * which replaces its record-batch decoder first: any other module loading it is refused too.
  *
  *   deno run --allow-run --allow-read --allow-write scripts/check_imports.ts
  *
@@ -82,6 +83,16 @@ export function cycles(graph: Map<string, Set<string>>): string[][] {
   return found;
 }
 
+/** Local modules that load `pkg` (from npm) at run time: a type-only import does not count. */
+export function loadersOf(info: Info, base: string, pkg: string): string[] {
+  const npm = `npm:${pkg}@`;
+  return info.modules
+    .filter((m) => m.specifier.startsWith(base) && !m.specifier.includes("/node_modules/"))
+    .filter((m) => m.dependencies?.some((d) => d.code?.specifier.startsWith(npm)))
+    .map((m) => m.specifier.slice(base.length))
+    .sort();
+}
+
 /** What each layer of `lib/` may import from `lib/` (besides itself). */
 const layers: [string, string[]][] = [
   ["lib/runtime/", []],
@@ -126,13 +137,19 @@ if (import.meta.main) {
   }).output();
   await Deno.remove(all);
   if (!out.success) Deno.exit(1);
-  const graph = localGraph(JSON.parse(new TextDecoder().decode(out.stdout)), root.href);
+  const info: Info = JSON.parse(new TextDecoder().decode(out.stdout));
+  const graph = localGraph(info, root.href);
   const found = cycles(graph);
   for (const cycle of found) console.error(`import cycle: ${cycle.join(" ↔ ")}`);
   const against = layerViolations(graph);
   for (const [from, to] of against) console.error(`import against the layers: ${from} → ${to}`);
+  const kafkajsLoaders = loadersOf(info, root.href, "kafkajs")
+    .filter((m) => m !== "lib/connectors/kafka/kafkajs.ts");
+  for (const m of kafkajsLoaders) {
+    console.error(`${m} loads kafkajs itself: import it from lib/connectors/kafka/kafkajs.ts`);
+  }
   console.log(
-    `${graph.size} modules, ${found.length} import cycles, ${against.length} imports against the layers`,
+    `${graph.size} modules, ${found.length} import cycles, ${against.length} imports against the layers, ${kafkajsLoaders.length} other kafkajs loaders`,
   );
-  Deno.exit(found.length + against.length > 0 ? 1 : 0);
+  Deno.exit(found.length + against.length + kafkajsLoaders.length > 0 ? 1 : 0);
 }

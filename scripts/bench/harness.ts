@@ -6,7 +6,7 @@
  *
  * @module
  */
-import kafkajs from "kafkajs";
+import kafkajs from "../../lib/connectors/kafka/kafkajs.ts";
 import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
 import { parseCommandLine } from "../../lib/runtime/cli.ts";
 import { loadComposeEnv } from "../../tests/support/env_file.ts";

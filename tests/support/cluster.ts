@@ -4,7 +4,7 @@
  * broker and a controller (replication 3, min ISR 2 from `compose/.env`). Nodes are killed and
  * restarted through their pid files, as an operator would.
  */
-import kafkajs from "kafkajs";
+import kafkajs from "../../lib/connectors/kafka/kafkajs.ts";
 import type { Kafka } from "kafkajs";
 import { infra, root } from "./servers.ts";
 

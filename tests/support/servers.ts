@@ -3,7 +3,7 @@
  * `deno task infra up`), and fresh, uniquely named topics, databases and indices per test.
  */
 import { Client } from "@elastic/elasticsearch";
-import kafkajs from "kafkajs";
+import kafkajs from "../../lib/connectors/kafka/kafkajs.ts";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { loadComposeEnv } from "./env_file.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cycles, layerViolations, localGraph } from "../../scripts/check_imports.ts";
+import { cycles, layerViolations, loadersOf, localGraph } from "../../scripts/check_imports.ts";
 
 Deno.test("import check: finds cycles of any length and ignores npm and node modules", () => {
   const base = "file:///repo/";
@@ -36,4 +36,29 @@ Deno.test("import check: the runtime, connectors and market layers import one wa
     ["lib/runtime/bad.ts", "lib/connectors/kafka/mod.ts"],
     ["lib/runtime/bad.ts", "lib/market/bars.ts"],
   ]);
+});
+
+Deno.test("import check: finds the modules that load an npm package, not those that only name its types", () => {
+  const base = "file:///repo/";
+  const info = {
+    modules: [
+      {
+        specifier: `${base}lib/a.ts`,
+        dependencies: [{ code: { specifier: "npm:kafkajs@2.2.4" } }],
+      },
+      {
+        specifier: `${base}lib/types_only.ts`,
+        dependencies: [{ type: { specifier: "npm:kafkajs@2.2.4" } }],
+      },
+      {
+        specifier: `${base}lib/other.ts`,
+        dependencies: [{ code: { specifier: "npm:kafkajsx@1.0.0" } }],
+      },
+      {
+        specifier: "npm:kafkajs@2.2.4",
+        dependencies: [{ code: { specifier: "npm:kafkajs@2.2.4" } }],
+      },
+    ],
+  };
+  assert.deepEqual(loadersOf(info, base, "kafkajs"), ["lib/a.ts"]);
 });

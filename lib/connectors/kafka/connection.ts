@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import kafkajs from "kafkajs";
+import kafkajs from "./kafkajs.ts";
 import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from "kafkajs";
 import { bool, int, name, oneOf, secret, str } from "../../runtime/config.ts";
 import type { RuntimeContext } from "../../runtime/define.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import kafkajs from "kafkajs";
+import kafkajs from "./kafkajs.ts";
 import type { Kafka, Producer } from "kafkajs";
 import { produceRequests, type RecordProducer } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";

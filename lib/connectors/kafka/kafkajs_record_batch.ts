@@ -1,0 +1,285 @@
+/**
+ * kafkajs' record-batch decoder, replaced by one that reads each fetched batch in a single pass.
+ *
+ * kafkajs decodes a record through a `Decoder` object of its own, `Long` arithmetic for its offset
+ * and timestamp, a copy of the header object per header and several Buffer slices: a third of a
+ * consuming worker's CPU before our code sees the record (see README, Performance). kafkajs has
+ * been frozen since 2.2.4 (February 2023), the version pinned in deno.json, so the module this
+ * replaces does not move under us. The messages keep kafkajs' shape exactly — offset and
+ * timestamp as decimal strings, key, value and header values as Buffers (null when absent),
+ * repeated header keys as arrays — so every kafkajs consumer in the process, ours or a tool's,
+ * reads what kafkajs would have given it.
+ *
+ * {@link installRecordBatchDecoder} must run before kafkajs is loaded (kafkajs captures the
+ * decoder when its modules load): import kafkajs through `./kafkajs.ts`, never directly.
+ *
+ * @example
+ * ```ts
+ * import { Buffer } from "node:buffer";
+ * import { decodeRecordBatch } from "./kafkajs_record_batch.ts";
+ * // A fetch response's partition data holds batches back to back; this one has no records.
+ * const empty = Buffer.alloc(61);
+ * empty.writeInt32BE(49, 8); // the batch's length after its first 12 bytes
+ * empty.writeInt8(2, 16); // magic
+ * const fetched = { buffer: empty, offset: 0 };
+ * const batch = await decodeRecordBatch(fetched);
+ * console.log(batch.records.length, fetched.offset); // 0 61
+ * ```
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+
+/** The part of kafkajs' `Decoder` this reads: the response's bytes and the read position. */
+export interface FetchDecoder {
+  buffer: Buffer;
+  offset: number;
+}
+
+/** What kafkajs' record-batch decoder returns for one batch. */
+export interface DecodedBatch extends BatchContext {
+  records: DecodedMessage[];
+}
+
+interface BatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  partitionLeaderEpoch: number;
+  inTransaction: boolean;
+  isControlBatch: boolean;
+  lastOffsetDelta: number;
+  producerId: string;
+  producerEpoch: number;
+  firstSequence: number;
+  maxTimestamp: string;
+  timestampType: number;
+  magicByte?: number;
+}
+
+/** One record as kafkajs hands it to `eachBatch`. */
+export interface DecodedMessage {
+  magicByte: number;
+  attributes: number;
+  timestamp: string;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | null | (Buffer | null)[]>;
+  isControlRecord: boolean;
+  batchContext: BatchContext;
+}
+
+interface Codec {
+  decompress(compressed: Buffer): Promise<Buffer>;
+}
+
+const require = createRequire(import.meta.url);
+const kafkajsFile = (path: string) => require.resolve(`kafkajs/src/${path}`);
+
+// The batch header, from the batch's first byte: FirstOffset int64, Length int32,
+// PartitionLeaderEpoch int32, Magic int8, CRC int32, Attributes int16, LastOffsetDelta int32,
+// FirstTimestamp int64, MaxTimestamp int64, ProducerId int64, ProducerEpoch int16,
+// FirstSequence int32, then the record count int32 and the records.
+const LENGTH_END = 12;
+const RECORDS_AT = 61;
+const LOG_APPEND_TIME = 1;
+const TIMESTAMP_TYPE_FLAG = 0x8;
+const TRANSACTIONAL_FLAG = 0x10;
+const CONTROL_FLAG = 0x20;
+const COMPRESSION_MASK = 0x7;
+
+/** A batch cut off by the fetch's size limit: kafkajs stops reading the partition's data there. */
+class PartialBatchError extends Error {
+  override name = "KafkaJSPartialMessageError";
+}
+
+/** A record's fields are varints; a corrupt one must not read past the batch. */
+class CorruptBatchError extends Error {
+  override name = "KafkaJSCorruptRecordBatch";
+}
+
+/**
+ * Decodes the record batch at `fetched.offset` and moves past it. Throws a
+ * `KafkaJSPartialMessageError` (by name, as kafkajs does) when the batch is cut off.
+ */
+export async function decodeRecordBatch(fetched: FetchDecoder): Promise<DecodedBatch> {
+  const buf = fetched.buffer;
+  const start = fetched.offset;
+  const length = buf.readInt32BE(start + 8);
+  const end = start + LENGTH_END + length;
+  fetched.offset = end;
+  if (end > buf.length) {
+    throw new PartialBatchError(
+      `Tried to decode a partial record batch: remainingBytes(${
+        buf.length - start - LENGTH_END
+      }) < recordBatchLength(${length})`,
+    );
+  }
+  const attributes = buf.readInt16BE(start + 21);
+  const context: BatchContext = {
+    firstOffset: buf.readBigInt64BE(start).toString(),
+    firstTimestamp: buf.readBigInt64BE(start + 27).toString(),
+    partitionLeaderEpoch: buf.readInt32BE(start + 12),
+    inTransaction: (attributes & TRANSACTIONAL_FLAG) !== 0,
+    isControlBatch: (attributes & CONTROL_FLAG) !== 0,
+    lastOffsetDelta: buf.readInt32BE(start + 23),
+    producerId: buf.readBigInt64BE(start + 43).toString(),
+    producerEpoch: buf.readInt16BE(start + 51),
+    firstSequence: buf.readInt32BE(start + 53),
+    maxTimestamp: buf.readBigInt64BE(start + 35).toString(),
+    timestampType: (attributes & TIMESTAMP_TYPE_FLAG) !== 0 ? LOG_APPEND_TIME : 0,
+  };
+  const batchContext = { ...context, magicByte: buf.readInt8(start + 16) };
+  const count = buf.readInt32BE(start + RECORDS_AT - 4);
+  const codecType = attributes & COMPRESSION_MASK;
+  if (count <= 0) return { ...context, records: [] };
+  if (codecType === 0) {
+    return {
+      ...context,
+      records: decodeRecords(buf, start + RECORDS_AT, end, count, batchContext),
+    };
+  }
+  const codec = compressionCodec(attributes);
+  const inflated = await codec.decompress(buf.subarray(start + RECORDS_AT, end));
+  return { ...context, records: decodeRecords(inflated, 0, inflated.length, count, batchContext) };
+}
+
+function compressionCodec(attributes: number): Codec {
+  const { lookupCodecByAttributes } = require(kafkajsFile("protocol/message/compression/index.js"));
+  return lookupCodecByAttributes(attributes);
+}
+
+/** The `count` records in `buf` from `at` to `end`. */
+function decodeRecords(
+  buf: Buffer,
+  at: number,
+  end: number,
+  count: number,
+  batchContext: BatchContext,
+): DecodedMessage[] {
+  const reader = new Reader(buf, at, end);
+  const firstOffset = Number(batchContext.firstOffset);
+  const firstTimestamp = Number(batchContext.firstTimestamp);
+  const exactOffsets = Number.isSafeInteger(firstOffset + batchContext.lastOffsetDelta);
+  const appendTime = batchContext.timestampType === LOG_APPEND_TIME;
+  const magicByte = batchContext.magicByte ?? 2;
+  const isControlRecord = batchContext.isControlBatch;
+  const records = new Array<DecodedMessage>(count);
+  for (let i = 0; i < count; i++) {
+    const recordEnd = reader.varint() + reader.at;
+    if (recordEnd > end) throw new CorruptBatchError("record past the end of its batch");
+    const attributes = buf[reader.at++];
+    const timestampDelta = reader.varlong();
+    const offsetDelta = reader.varint();
+    const key = reader.bytes();
+    const value = reader.bytes();
+    const headerCount = reader.varint();
+    const headers: DecodedMessage["headers"] = {};
+    for (let h = 0; h < headerCount; h++) {
+      const name = reader.text();
+      const headerValue = reader.bytes();
+      const seen = headers[name];
+      if (seen === undefined) headers[name] = headerValue;
+      else if (Array.isArray(seen)) seen.push(headerValue);
+      else headers[name] = [seen, headerValue];
+    }
+    reader.at = recordEnd;
+    records[i] = {
+      magicByte,
+      attributes,
+      timestamp: appendTime
+        ? batchContext.maxTimestamp
+        : Number.isSafeInteger(firstTimestamp + timestampDelta)
+        ? String(firstTimestamp + timestampDelta)
+        : (BigInt(batchContext.firstTimestamp) + BigInt(timestampDelta)).toString(),
+      offset: exactOffsets
+        ? String(firstOffset + offsetDelta)
+        : (BigInt(batchContext.firstOffset) + BigInt(offsetDelta)).toString(),
+      key,
+      value,
+      headers,
+      isControlRecord,
+      batchContext,
+    };
+  }
+  return records;
+}
+
+/** Reads a batch's records: zigzag varints, length-prefixed bytes and text. */
+class Reader {
+  constructor(readonly buf: Buffer, public at: number, readonly end: number) {}
+
+  /** A zigzag varint of up to 64 bits, exact while it fits a double's 53. */
+  varlong(): number {
+    const buf = this.buf;
+    let raw = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.end) throw new CorruptBatchError("varint past the end of its batch");
+      const byte = buf[this.at++];
+      raw += (byte & 0x7f) * scale;
+      if (byte < 0x80) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+      scale *= 128;
+    }
+    throw new CorruptBatchError("varint longer than 10 bytes");
+  }
+
+  /** A zigzag varint; most are one byte (lengths under 64, deltas, header counts). */
+  varint(): number {
+    const byte = this.buf[this.at];
+    if (byte < 0x80 && this.at < this.end) {
+      this.at++;
+      return (byte >>> 1) ^ -(byte & 1);
+    }
+    return this.varlong();
+  }
+
+  /** Length-prefixed bytes as a Buffer over the fetched bytes (no copy); length -1 is null. */
+  bytes(): Buffer | null {
+    const length = this.varint();
+    if (length < 0) return null;
+    const from = this.at;
+    this.at += length;
+    if (this.at > this.end) throw new CorruptBatchError("bytes past the end of their batch");
+    return this.buf.subarray(from, this.at);
+  }
+
+  /** Length-prefixed UTF-8 (a header's name); short ASCII names skip the decoder call. */
+  text(): string {
+    const length = this.varint();
+    const from = this.at;
+    this.at += Math.max(length, 0);
+    if (this.at > this.end) throw new CorruptBatchError("text past the end of its batch");
+    if (length > 32) return this.buf.toString("utf8", from, this.at);
+    let s = "";
+    for (let i = from; i < this.at; i++) {
+      const c = this.buf[i];
+      if (c > 127) return this.buf.toString("utf8", from, this.at);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+}
+
+/**
+ * Puts {@link decodeRecordBatch} where kafkajs' fetch decoding will load it. Throws when kafkajs
+ * is already loaded: its fetch decoding would keep its own decoder, silently.
+ */
+export function installRecordBatchDecoder(): void {
+  const path = kafkajsFile("protocol/recordBatch/v0/decoder.js");
+  const cache = require.cache as Record<string, { exports: unknown } | undefined>;
+  if (cache[path]?.exports === decodeRecordBatch) return;
+  if (cache[kafkajsFile("index.js")] || cache[path]) {
+    throw new Error(
+      "kafkajs was loaded before its record-batch decoder was installed: import kafkajs through lib/connectors/kafka/kafkajs.ts",
+    );
+  }
+  cache[path] = {
+    id: path,
+    filename: path,
+    loaded: true,
+    exports: decodeRecordBatch,
+    children: [],
+    paths: [],
+  } as unknown as { exports: unknown };
+}
