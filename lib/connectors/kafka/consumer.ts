@@ -32,13 +32,20 @@ import type {
 } from "../../runtime/stream.ts";
 import { type KafkaConsumeOptions, shortText } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";
+import { FetchedMessage } from "./kafkajs_record_batch.ts";
 
+/**
+ * The runtime's record of a fetched message: a repeated header gives the first of its values
+ * present, a header without a value is left out.
+ */
 export function toRecord(topic: string, partition: number, m: KafkaMessage): StreamRecord {
+  // Every record batch is read by our decoder; only the pre-0.11 message format is not.
+  if (m instanceof FetchedMessage) return m.toStreamRecord(topic, partition);
   const headers: Record<string, string> = {};
   for (const k in m.headers) {
     const v = m.headers[k];
-    const one = Array.isArray(v) ? v[0] : v;
-    if (one !== undefined) headers[k] = typeof one === "string" ? one : shortText(one);
+    const one = Array.isArray(v) ? v.find((x) => x != null) : v;
+    if (one != null) headers[k] = typeof one === "string" ? one : shortText(one);
   }
   return {
     topic,

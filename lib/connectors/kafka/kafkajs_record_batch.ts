@@ -29,6 +29,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
+import type { StreamRecord } from "../../runtime/stream.ts";
 
 /** The part of kafkajs' `Decoder` this reads: the response's bytes and the read position. */
 export interface FetchDecoder {
@@ -156,58 +157,125 @@ function decodeRecords(
   end: number,
   count: number,
   batchContext: BatchContext,
-): DecodedMessage[] {
+): FetchedMessage[] {
   const reader = new Reader(buf, at, end);
   const firstOffset = Number(batchContext.firstOffset);
   const firstTimestamp = Number(batchContext.firstTimestamp);
   const exactOffsets = Number.isSafeInteger(firstOffset + batchContext.lastOffsetDelta);
   const appendTime = batchContext.timestampType === LOG_APPEND_TIME;
-  const magicByte = batchContext.magicByte ?? 2;
-  const isControlRecord = batchContext.isControlBatch;
-  const records = new Array<DecodedMessage>(count);
+  const records = new Array<FetchedMessage>(count);
   for (let i = 0; i < count; i++) {
     const recordEnd = reader.varint() + reader.at;
     if (recordEnd > end) throw new CorruptBatchError("record past the end of its batch");
     const attributes = buf[reader.at++];
     const timestampDelta = reader.varlong();
     const offsetDelta = reader.varint();
-    const key = reader.bytes();
-    const value = reader.bytes();
-    const headerCount = reader.varint();
-    const headers: DecodedMessage["headers"] = {};
-    for (let h = 0; h < headerCount; h++) {
-      const name = reader.text();
-      const headerValue = reader.bytes();
-      const seen = headers[name];
-      if (seen === undefined) headers[name] = headerValue;
-      else if (Array.isArray(seen)) seen.push(headerValue);
-      else headers[name] = [seen, headerValue];
+    const keyAt = reader.at;
+    reader.skipBytes();
+    const valueAt = reader.at;
+    reader.skipBytes();
+    const headersAt = reader.at;
+    for (let h = reader.varint(); h > 0; h--) {
+      reader.skipBytes();
+      reader.skipBytes();
     }
+    if (reader.at > recordEnd) throw new CorruptBatchError("record longer than its length");
     reader.at = recordEnd;
-    records[i] = {
-      magicByte,
+    records[i] = new FetchedMessage(
+      batchContext,
       attributes,
-      timestamp: appendTime
+      appendTime
         ? batchContext.maxTimestamp
         : Number.isSafeInteger(firstTimestamp + timestampDelta)
         ? String(firstTimestamp + timestampDelta)
         : (BigInt(batchContext.firstTimestamp) + BigInt(timestampDelta)).toString(),
-      offset: exactOffsets
+      exactOffsets
         ? String(firstOffset + offsetDelta)
         : (BigInt(batchContext.firstOffset) + BigInt(offsetDelta)).toString(),
-      key,
-      value,
-      headers,
-      isControlRecord,
-      batchContext,
-    };
+      buf,
+      keyAt,
+      valueAt,
+      headersAt,
+    );
   }
   return records;
 }
 
+/**
+ * One fetched record in kafkajs' shape. Its key, value and headers are read from the fetched
+ * bytes when asked for (kafkajs itself asks only for the key of a transaction marker), and
+ * {@link toStreamRecord} reads them straight into the runtime's record without the Buffers.
+ */
+export class FetchedMessage implements DecodedMessage {
+  readonly isControlRecord: boolean;
+  readonly magicByte: number;
+
+  constructor(
+    readonly batchContext: BatchContext,
+    readonly attributes: number,
+    readonly timestamp: string,
+    readonly offset: string,
+    readonly bytes: Buffer,
+    readonly keyAt: number,
+    readonly valueAt: number,
+    readonly headersAt: number,
+  ) {
+    this.isControlRecord = batchContext.isControlBatch;
+    this.magicByte = batchContext.magicByte ?? 2;
+  }
+
+  get key(): Buffer | null {
+    return new Reader(this.bytes, this.keyAt).bytes();
+  }
+
+  get value(): Buffer | null {
+    return new Reader(this.bytes, this.valueAt).bytes();
+  }
+
+  /** kafkajs' header object: a repeated name holds its values in an array. */
+  get headers(): DecodedMessage["headers"] {
+    const reader = new Reader(this.bytes, this.headersAt);
+    const headers: DecodedMessage["headers"] = {};
+    for (let h = reader.varint(); h > 0; h--) {
+      const name = reader.text();
+      const value = reader.bytes();
+      const seen = headers[name];
+      if (seen === undefined) headers[name] = value;
+      else if (Array.isArray(seen)) seen.push(value);
+      else headers[name] = [seen, value];
+    }
+    return headers;
+  }
+
+  /**
+   * The runtime's record: key and header values as text. A repeated header gives the first of
+   * its values present; a header without a value is left out.
+   */
+  toStreamRecord(topic: string, partition: number): StreamRecord {
+    const reader = new Reader(this.bytes, this.keyAt);
+    const key = reader.nullableText();
+    const value = reader.view();
+    const headers: Record<string, string> = {};
+    for (let h = reader.varint(); h > 0; h--) {
+      const name = reader.text();
+      const text = reader.nullableText();
+      if (text !== null && !(name in headers)) headers[name] = text;
+    }
+    return {
+      topic,
+      partition,
+      offset: this.offset,
+      key,
+      value,
+      headers,
+      timestamp: this.timestamp,
+    };
+  }
+}
+
 /** Reads a batch's records: zigzag varints, length-prefixed bytes and text. */
 class Reader {
-  constructor(readonly buf: Buffer, public at: number, readonly end: number) {}
+  constructor(readonly buf: Buffer, public at: number, readonly end = buf.length) {}
 
   /** A zigzag varint of up to 64 bits, exact while it fits a double's 53. */
   varlong(): number {
@@ -234,27 +302,47 @@ class Reader {
     return this.varlong();
   }
 
+  /** Moves past length-prefixed bytes (length -1: null), checking they are in the batch. */
+  skipBytes(): void {
+    const length = this.varint();
+    if (length > 0) this.at += length;
+    if (this.at > this.end) throw new CorruptBatchError("bytes past the end of their batch");
+  }
+
   /** Length-prefixed bytes as a Buffer over the fetched bytes (no copy); length -1 is null. */
   bytes(): Buffer | null {
     const length = this.varint();
     if (length < 0) return null;
     const from = this.at;
     this.at += length;
-    if (this.at > this.end) throw new CorruptBatchError("bytes past the end of their batch");
     return this.buf.subarray(from, this.at);
   }
 
-  /** Length-prefixed UTF-8 (a header's name); short ASCII names skip the decoder call. */
-  text(): string {
+  /** Length-prefixed bytes as a plain Uint8Array over the fetched bytes; length -1 is null. */
+  view(): Uint8Array | null {
     const length = this.varint();
+    if (length < 0) return null;
     const from = this.at;
-    this.at += Math.max(length, 0);
-    if (this.at > this.end) throw new CorruptBatchError("text past the end of its batch");
-    if (length > 32) return this.buf.toString("utf8", from, this.at);
+    this.at += length;
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + from, length);
+  }
+
+  /** A header's name: length-prefixed UTF-8 (-1 reads as "null", as kafkajs names it). */
+  text(): string {
+    return String(this.nullableText());
+  }
+
+  /** Length-prefixed UTF-8 or null; short ASCII text skips the decoder call. */
+  nullableText(): string | null {
+    const length = this.varint();
+    if (length < 0) return null;
+    const from = this.at;
+    const to = (this.at += length);
+    if (length > 32) return this.buf.toString("utf8", from, to);
     let s = "";
-    for (let i = from; i < this.at; i++) {
+    for (let i = from; i < to; i++) {
       const c = this.buf[i];
-      if (c > 127) return this.buf.toString("utf8", from, this.at);
+      if (c > 127) return this.buf.toString("utf8", from, to);
       s += String.fromCharCode(c);
     }
     return s;
