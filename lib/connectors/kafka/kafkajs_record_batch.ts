@@ -253,11 +253,11 @@ export class FetchedMessage implements DecodedMessage {
    */
   toStreamRecord(topic: string, partition: number): StreamRecord {
     const reader = new Reader(this.bytes, this.keyAt);
-    const key = reader.nullableText();
+    const key = reader.nullableText(recurring);
     const value = reader.view();
     const headers: Record<string, string> = {};
     for (let h = reader.varint(); h > 0; h--) {
-      const name = reader.text();
+      const name = String(reader.nullableText(recurring));
       const text = reader.nullableText();
       if (text !== null && !(name in headers)) headers[name] = text;
     }
@@ -332,22 +332,59 @@ class Reader {
     return String(this.nullableText());
   }
 
-  /** Length-prefixed UTF-8 or null; short ASCII text skips the decoder call. */
-  nullableText(): string | null {
+  /**
+   * Length-prefixed UTF-8 or null; short ASCII text skips the decoder call, and text that
+   * recurs (keys, header names) comes from `cache` when it holds it.
+   */
+  nullableText(cache?: RecurringText): string | null {
     const length = this.varint();
     if (length < 0) return null;
     const from = this.at;
     const to = (this.at += length);
     if (length > 32) return this.buf.toString("utf8", from, to);
-    let s = "";
-    for (let i = from; i < to; i++) {
-      const c = this.buf[i];
-      if (c > 127) return this.buf.toString("utf8", from, to);
-      s += String.fromCharCode(c);
-    }
-    return s;
+    if (cache) return cache.text(this.buf, from, to);
+    return asciiText(this.buf, from, to) ?? this.buf.toString("utf8", from, to);
   }
 }
+
+/** `buf[from..to]` as text if every byte is ASCII, else undefined. */
+function asciiText(buf: Uint8Array, from: number, to: number): string | undefined {
+  let s = "";
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c > 127) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * The last short text seen per hash slot: record keys and header names recur in nearly every
+ * record, and handing out the same string each time spares building it — and V8 looking a fresh
+ * string up again each time it names a property of the headers object. A slot holds one text;
+ * a clash replaces it, so the cache stays a fixed size whatever the topic holds.
+ */
+class RecurringText {
+  readonly #slots = new Array<string | undefined>(1024).fill(undefined);
+
+  text(buf: Uint8Array, from: number, to: number): string {
+    let hash = 0x811c9dc5;
+    for (let i = from; i < to; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
+    const slot = (hash >>> 0) & 1023;
+    const held = this.#slots[slot];
+    if (held !== undefined && held.length === to - from) {
+      let same = true;
+      for (let i = 0; same && i < held.length; i++) same = held.charCodeAt(i) === buf[from + i];
+      if (same) return held;
+    }
+    const text = asciiText(buf, from, to);
+    if (text === undefined) return new TextDecoder().decode(buf.subarray(from, to));
+    this.#slots[slot] = text;
+    return text;
+  }
+}
+
+const recurring = new RecurringText();
 
 /**
  * Puts {@link decodeRecordBatch} where kafkajs' fetch decoding will load it. Throws when kafkajs
