@@ -44,8 +44,8 @@ function composeConfig(files: string[], extra: string[] = []) {
   ]);
 }
 
-async function resolvedCompose(): Promise<Yaml> {
-  const { code, out } = await composeConfig(["docker-compose.yml"]);
+async function resolvedCompose(overlays: string[] = []): Promise<Yaml> {
+  const { code, out } = await composeConfig(["docker-compose.yml", ...overlays]);
   assert.equal(code, 0, out);
   return parse(out);
 }
@@ -400,15 +400,20 @@ Deno.test("the worker image: pinned Deno, cached dependency layer, non-root, hea
   const imageFlags = /^ENV DENO_V8_FLAGS=(\S+)$/m.exec(dockerfile)?.[1];
   assert.ok(imageFlags, "the image sets DENO_V8_FLAGS");
   const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
-  const services = (await resolvedCompose()).services as Record<string, Yaml>;
-  for (const worker of ["ingest", "transform", "sink"]) {
-    const taskFlags = / --v8-flags=(\S+) /.exec(tasks[worker])?.[1];
-    assert.ok(taskFlags, `${worker} task sets --v8-flags`);
-    if (taskFlags === imageFlags) continue;
-    assert.ok(
-      (services[worker].command as string[]).includes(`--v8-flags=${taskFlags}`),
-      `${worker}: compose passes the task's --v8-flags=${taskFlags}`,
-    );
+  // The Avro overlay replaces the workers' commands: it must pass the same flags.
+  for (const overlays of [[], ["docker-compose.avro.yml"]]) {
+    const services = (await resolvedCompose(overlays)).services as Record<string, Yaml>;
+    for (const worker of ["ingest", "transform", "sink"]) {
+      const taskFlags = / --v8-flags=(\S+) /.exec(tasks[worker])?.[1];
+      assert.ok(taskFlags, `${worker} task sets --v8-flags`);
+      if (taskFlags === imageFlags) continue;
+      assert.ok(
+        (services[worker].command as string[]).includes(`--v8-flags=${taskFlags}`),
+        `${worker} (${
+          ["compose", ...overlays].join(" + ")
+        }): passes the task's --v8-flags=${taskFlags}`,
+      );
+    }
   }
 });
 
