@@ -49,7 +49,7 @@ export const kafkaOptions = {
     "KAFKA_PRODUCER",
     "client library that produces",
     ["kafkajs", "platformatic"] as const,
-    // 3.6× kafkajs' produce rate on Deno, and it passed every test: see README, Performance.
+    // ≈ 3.5× kafkajs' produce rate on Deno, and it passed every test: see README, Performance.
     "platformatic",
   ),
 };

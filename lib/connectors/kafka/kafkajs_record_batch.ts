@@ -378,13 +378,14 @@ class RecurringText {
       if (same) return held;
     }
     const text = asciiText(buf, from, to);
-    if (text === undefined) return new TextDecoder().decode(buf.subarray(from, to));
+    if (text === undefined) return utf8.decode(buf.subarray(from, to));
     this.#slots[slot] = text;
     return text;
   }
 }
 
 const recurring = new RecurringText();
+const utf8 = new TextDecoder();
 
 /**
  * Puts {@link decodeRecordBatch} where kafkajs' fetch decoding will load it. Throws when kafkajs
