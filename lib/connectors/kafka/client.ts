@@ -106,10 +106,16 @@ export interface RecordProducer {
  */
 export function shortText(b: Buffer): string {
   if (b.length > 32) return b.toString();
+  return asciiText(b, 0, b.length) ?? b.toString();
+}
+
+/** `bytes[from..to]` as text if every byte is ASCII, else undefined. */
+export function asciiText(bytes: Uint8Array, from: number, to: number): string | undefined {
   let s = "";
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] > 127) return b.toString();
-    s += String.fromCharCode(b[i]);
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
+    if (c > 127) return undefined;
+    s += String.fromCharCode(c);
   }
   return s;
 }

@@ -30,6 +30,7 @@
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import type { StreamRecord } from "../../runtime/stream.ts";
+import { asciiText } from "./client.ts";
 
 /** The part of kafkajs' `Decoder` this reads: the response's bytes and the read position. */
 export interface FetchDecoder {
@@ -345,17 +346,6 @@ class Reader {
     if (cache) return cache.text(this.buf, from, to);
     return asciiText(this.buf, from, to) ?? this.buf.toString("utf8", from, to);
   }
-}
-
-/** `buf[from..to]` as text if every byte is ASCII, else undefined. */
-function asciiText(buf: Uint8Array, from: number, to: number): string | undefined {
-  let s = "";
-  for (let i = from; i < to; i++) {
-    const c = buf[i];
-    if (c > 127) return undefined;
-    s += String.fromCharCode(c);
-  }
-  return s;
 }
 
 /**
