@@ -28,7 +28,7 @@ export const settings = {
   latencySeconds: Number(flags["latency-seconds"] ?? 30),
   // Scale-out needs keys spread evenly over the 6 partitions: 20 symbols put 40% in one.
   scaleSymbols: 200,
-  producer: String(flags.producer ?? "platformatic"),
+  producer: String(flags.producer ?? "kafkajs"),
   python: !flags["no-python"],
   only: flags.only ? String(flags.only).split(",") : undefined,
   soakMinutes: flags.soak === undefined ? 0 : Number(flags.soak),

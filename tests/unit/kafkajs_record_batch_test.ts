@@ -12,33 +12,22 @@ import {
   FetchedMessage,
   installRecordBatchDecoder,
 } from "../../lib/connectors/kafka/kafkajs_record_batch.ts";
+import { kafkajsOwn } from "../support/kafkajs_own.ts";
 
 const require = createRequire(import.meta.url);
 const internal = (path: string) => require(require.resolve(`kafkajs/src/${path}`));
 
 type Decode = (fetched: FetchDecoder) => Promise<{ records: unknown[] }>;
 
-/** kafkajs' decoder as kafkajs ships it, even where ours is installed in its place. */
-function kafkajsDecoder(): Decode {
-  const path = require.resolve("kafkajs/src/protocol/recordBatch/v0/decoder.js");
-  const cache = require.cache as Record<string, unknown>;
-  const installed = cache[path];
-  delete cache[path];
-  try {
-    const own = require(path) as Decode;
-    assert.notEqual(own, decodeRecordBatch);
-    return own;
-  } finally {
-    if (installed) cache[path] = installed;
-    else delete cache[path];
-  }
-}
-
 const Decoder = internal("protocol/decoder.js");
-const { RecordBatch } = internal("protocol/recordBatch/v0/index.js");
-const Record = internal("protocol/recordBatch/record/v0/index.js");
+// kafkajs' own encoder and decoder, even where ours are installed in their place.
+const { RecordBatch } = kafkajsOwn("protocol/recordBatch/v0/index.js") as {
+  RecordBatch(fields: object): Promise<{ buffer: Buffer }>;
+};
+const Record = kafkajsOwn("protocol/recordBatch/record/v0/index.js") as (f: object) => unknown;
 const { Types } = internal("protocol/message/compression/index.js");
-const own = kafkajsDecoder();
+const own = kafkajsOwn("protocol/recordBatch/v0/decoder.js") as Decode;
+assert.notEqual(own, decodeRecordBatch);
 
 interface Spec {
   key?: Buffer | null;

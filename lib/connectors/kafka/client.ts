@@ -49,10 +49,10 @@ export function utf8Length(text: string): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       bytes += 4; // a surrogate pair: one code point of four bytes
       i++;
-    } else bytes += 3;
+    } else bytes += 3; // a lone surrogate is written as U+FFFD, three bytes
   }
   return bytes;
 }

@@ -1,6 +1,6 @@
 /**
  * {@link RecordProducer} on kafkajs: idempotent, acks=all, one request in flight, the Java
- * client's key → partition hash.
+ * client's key → partition hash (kept per key).
  *
  * @example
  * ```ts
@@ -15,11 +15,37 @@
  */
 import { Buffer } from "node:buffer";
 import kafkajs from "./kafkajs.ts";
-import type { Kafka, Producer } from "kafkajs";
+import type { ICustomPartitioner, Kafka, Producer } from "kafkajs";
 import { produceRequests, type RecordProducer } from "./client.ts";
 import { finalOrRetriable } from "./connection.ts";
+import { kafkajsModule } from "./kafkajs_modules.ts";
 
 const { CompressionTypes } = kafkajs;
+
+type Partitioner = ReturnType<ICustomPartitioner>;
+
+/**
+ * kafkajs' default partitioner (the Java client's: murmur2 of the key), with each key's hash
+ * kept: kafkajs computes murmur2 in BigInt arithmetic, and symbols repeat on every record.
+ */
+export const cachedKeyPartitioner: ICustomPartitioner = () => {
+  const murmur2 = kafkajsModule("producer/partitioners/default/murmur2.js") as (
+    key: string,
+  ) => number;
+  const fallback: Partitioner = kafkajs.Partitioners.DefaultPartitioner();
+  const hashes = new Map<string, number>();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    const key = message.key;
+    if (message.partition != null || typeof key !== "string") return fallback(args);
+    let hash = hashes.get(key);
+    if (hash === undefined) {
+      hash = murmur2(key) & 0x7fffffff;
+      if (hashes.size < 4096) hashes.set(key, hash);
+    }
+    return hash % partitionMetadata.length;
+  };
+};
 
 /** kafkajs mis-encodes a plain Uint8Array (the broker rejects the whole batch): wrap it. */
 export function asKafkaValue<V extends string | Uint8Array | null>(
@@ -36,7 +62,7 @@ export async function openKafkajsProducer(kafka: Kafka): Promise<RecordProducer>
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: true,
-    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    createPartitioner: cachedKeyPartitioner,
   });
   await finalOrRetriable(producer.connect());
   return {

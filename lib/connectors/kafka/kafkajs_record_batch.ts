@@ -28,9 +28,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createRequire } from "node:module";
 import type { StreamRecord } from "../../runtime/stream.ts";
 import { asciiText } from "./client.ts";
+import { kafkajsModule, replaceKafkajsModule } from "./kafkajs_modules.ts";
 
 /** The part of kafkajs' `Decoder` this reads: the response's bytes and the read position. */
 export interface FetchDecoder {
@@ -74,9 +74,6 @@ export interface DecodedMessage {
 interface Codec {
   decompress(compressed: Buffer): Promise<Buffer>;
 }
-
-const require = createRequire(import.meta.url);
-const kafkajsFile = (path: string) => require.resolve(`kafkajs/src/${path}`);
 
 // The batch header, from the batch's first byte: FirstOffset int64, Length int32,
 // PartitionLeaderEpoch int32, Magic int8, CRC int32, Attributes int16, LastOffsetDelta int32,
@@ -147,7 +144,9 @@ export async function decodeRecordBatch(fetched: FetchDecoder): Promise<DecodedB
 }
 
 function compressionCodec(attributes: number): Codec {
-  const { lookupCodecByAttributes } = require(kafkajsFile("protocol/message/compression/index.js"));
+  const { lookupCodecByAttributes } = kafkajsModule("protocol/message/compression/index.js") as {
+    lookupCodecByAttributes(attributes: number): Codec;
+  };
   return lookupCodecByAttributes(attributes);
 }
 
@@ -382,20 +381,9 @@ const utf8 = new TextDecoder();
  * is already loaded: its fetch decoding would keep its own decoder, silently.
  */
 export function installRecordBatchDecoder(): void {
-  const path = kafkajsFile("protocol/recordBatch/v0/decoder.js");
-  const cache = require.cache as Record<string, { exports: unknown } | undefined>;
-  if (cache[path]?.exports === decodeRecordBatch) return;
-  if (cache[kafkajsFile("index.js")] || cache[path]) {
-    throw new Error(
-      "kafkajs was loaded before its record-batch decoder was installed: import kafkajs through lib/connectors/kafka/kafkajs.ts",
-    );
-  }
-  cache[path] = {
-    id: path,
-    filename: path,
-    loaded: true,
-    exports: decodeRecordBatch,
-    children: [],
-    paths: [],
-  } as unknown as { exports: unknown };
+  replaceKafkajsModule(
+    "protocol/recordBatch/v0/decoder.js",
+    decodeRecordBatch,
+    "record-batch decoder",
+  );
 }
