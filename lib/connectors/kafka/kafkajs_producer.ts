@@ -1,6 +1,6 @@
 /**
  * {@link RecordProducer} on kafkajs: idempotent, acks=all, one request in flight, the Java
- * client's key → partition hash (kept per key).
+ * client's key → partition hash (kept per key), one request per partition.
  *
  * @example
  * ```ts
@@ -16,7 +16,9 @@
 import { Buffer } from "node:buffer";
 import kafkajs from "./kafkajs.ts";
 import type { ICustomPartitioner, Kafka, Producer } from "kafkajs";
-import { produceRequests, type RecordProducer } from "./client.ts";
+import { type OutgoingRecord, produceRequests, type RecordProducer } from "./client.ts";
+import { partitionCount } from "./admin.ts";
+import { sendPerPartition } from "./partitioned_send.ts";
 import { finalOrRetriable } from "./connection.ts";
 import { kafkajsModule } from "./kafkajs_modules.ts";
 
@@ -24,26 +26,34 @@ const { CompressionTypes } = kafkajs;
 
 type Partitioner = ReturnType<ICustomPartitioner>;
 
-/**
- * kafkajs' default partitioner (the Java client's: murmur2 of the key), with each key's hash
- * kept: kafkajs computes murmur2 in BigInt arithmetic, and symbols repeat on every record.
- */
-export const cachedKeyPartitioner: ICustomPartitioner = () => {
+/** The Java client's hash of a key (murmur2, positive), kept per key: symbols recur. */
+function keyHasher(): (key: string) => number {
   const murmur2 = kafkajsModule("producer/partitioners/default/murmur2.js") as (
     key: string,
   ) => number;
-  const fallback: Partitioner = kafkajs.Partitioners.DefaultPartitioner();
   const hashes = new Map<string, number>();
-  return (args) => {
-    const { message, partitionMetadata } = args;
-    const key = message.key;
-    if (message.partition != null || typeof key !== "string") return fallback(args);
+  return (key) => {
     let hash = hashes.get(key);
     if (hash === undefined) {
       hash = murmur2(key) & 0x7fffffff;
       if (hashes.size < 4096) hashes.set(key, hash);
     }
-    return hash % partitionMetadata.length;
+    return hash;
+  };
+}
+
+/**
+ * kafkajs' default partitioner (the Java client's: murmur2 of the key), with each key's hash
+ * kept: kafkajs computes murmur2 in BigInt arithmetic, and symbols repeat on every record.
+ */
+export const cachedKeyPartitioner: ICustomPartitioner = () => {
+  const fallback: Partitioner = kafkajs.Partitioners.DefaultPartitioner();
+  const keyHash = keyHasher();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    const key = message.key;
+    if (message.partition != null || typeof key !== "string") return fallback(args);
+    return keyHash(key) % partitionMetadata.length;
   };
 };
 
@@ -65,20 +75,49 @@ export async function openKafkajsProducer(kafka: Kafka): Promise<RecordProducer>
     createPartitioner: cachedKeyPartitioner,
   });
   await finalOrRetriable(producer.connect());
+  const keyHash = keyHasher();
+  // Partitions per topic, to place each record ourselves as kafkajs would (see send).
+  const partitions = new Map<string, number>();
+  let roundRobin = 0;
+  const request = (topic: string, records: { record: OutgoingRecord; partition?: number }[]) =>
+    finalOrRetriable(producer.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.None,
+      messages: records.map(({ record: r, partition }) => ({
+        key: r.key,
+        value: asKafkaValue(r.value),
+        headers: r.headers,
+        partition: partition ?? r.partition,
+      })),
+    }));
   return {
     async send(topic, records) {
-      for (const chunk of produceRequests(records)) {
-        await finalOrRetriable(producer.send({
-          topic,
-          acks: -1,
-          compression: CompressionTypes.None,
-          messages: chunk.map((r) => ({
-            key: r.key,
-            value: asKafkaValue(r.value),
-            headers: r.headers,
-            partition: r.partition,
-          })),
-        }));
+      let count = partitions.get(topic);
+      if (count === undefined) {
+        count = await finalOrRetriable(partitionCount(kafka, topic));
+        if (count > 0) partitions.set(topic, count);
+      }
+      const chunks = produceRequests(records);
+      // A topic not there yet (a dead-letter topic the broker creates on first use): kafkajs
+      // places the records, once, and the next send looks again.
+      if (count === 0) {
+        for (const chunk of chunks) await request(topic, chunk.map((record) => ({ record })));
+        return;
+      }
+      const n = count;
+      const placed = records.map((record) => ({
+        record,
+        partition: record.partition ??
+          (record.key == null ? roundRobin++ % n : keyHash(record.key) % n),
+      }));
+      try {
+        // One request per partition: kafkajs' retries of a request over several partitions can
+        // skip one whose leader moved (partitioned_send.ts).
+        await sendPerPartition(placed, chunks.map((c) => c.length), (list) => request(topic, list));
+      } catch (error) {
+        partitions.delete(topic);
+        throw error;
       }
     },
     close: () => producer.disconnect(),

@@ -25,6 +25,7 @@ import {
   type RecordProducer,
 } from "./client.ts";
 import { platformaticConnection } from "./platformatic_connection.ts";
+import { sendPerPartition } from "./partitioned_send.ts";
 import type { Logger } from "../../runtime/log.ts";
 
 const toBuffer = (v: string | Uint8Array | undefined): Buffer | undefined =>
@@ -164,44 +165,20 @@ export async function openPlatformaticProducer(
       }));
       // Sized by their bytes, now known without counting characters.
       const chunks = produceRequests(placed.map((p) => ({ ...p.record, value: p.value })));
-      let done = 0;
-      for (const chunk of chunks) {
-        const part = placed.slice(done, done + chunk.length);
-        // One request per partition, side by side: after a broker died, its partitions have
-        // different new leaders, and each request's retries must find its own.
-        const byPartition = new Map<number, typeof part>();
-        for (const p of part) {
-          const list = byPartition.get(p.partition);
-          if (list) list.push(p);
-          else byPartition.set(p.partition, [p]);
-        }
-        const results = await Promise.allSettled(
-          [...byPartition.values()].map((list) =>
-            producer.send({
-              messages: list.map(({ record: r, value, partition }) => ({
-                topic,
-                key: r.key,
-                value,
-                headers: headerMap(r.headers),
-                partition,
-              })),
-            })
-          ),
-        );
-        const failed = results.flatMap((r, i) =>
-          r.status === "rejected" ? [{ error: r.reason, list: [...byPartition.values()][i] }] : []
-        );
-        if (failed.length > 0) {
-          partitions.delete(topic);
-          // What other partitions acknowledged is written: only the rest (and the chunks not
-          // tried) are left to resend.
-          const unsent = [
-            ...failed.flatMap((f) => f.list),
-            ...placed.slice(done + chunk.length),
-          ].map((p) => p.record);
-          throw Object.assign(failed[0].error as Error, { unsent });
-        }
-        done += chunk.length;
+      try {
+        await sendPerPartition(placed, chunks.map((c) => c.length), (list) =>
+          producer.send({
+            messages: list.map(({ record: r, value, partition }) => ({
+              topic,
+              key: r.key,
+              value,
+              headers: headerMap(r.headers),
+              partition,
+            })),
+          }));
+      } catch (error) {
+        partitions.delete(topic);
+        throw error;
       }
     },
     close: () => producer.close(),
