@@ -148,6 +148,20 @@ Deno.test("an output bar survives encode → decode, nulls included", () => {
   assert.throws(() => decodeBar(withTrades("1e20"), e.headers), /trades must be a whole number/);
   assert.throws(() => decodeBar(withTrades("2.5"), e.headers), /trades must be a whole number/);
   assert.equal(decodeBar(withTrades("7"), e.headers).trades, 7);
+  // Every field is required, the nullable ones too; each missing one is named.
+  for (const name of Object.keys(bar)) {
+    const without: Record<string, unknown> = { ...JSON.parse(e.value) };
+    delete without[name];
+    assert.throws(
+      () => decodeBar(enc(JSON.stringify(without)), e.headers),
+      (error: Error) => error.message === `missing field ${name}`,
+      name,
+    );
+  }
+  assert.throws(
+    () => decodeBar(enc(e.value.replace('"sma":null', '"sma":"1"')), e.headers),
+    /sma must be a finite number or null/,
+  );
   // The runtime's lineage rides in a header, so the stored bar is the same with or without it.
   const stamped = { ...e.headers, "ingested-at": "1764030000123" };
   assert.deepEqual(decodeBar(enc(e.value), stamped), bar);
