@@ -48,11 +48,6 @@ export const transform = defineWorker({
     // A fetch waits at most this long for a slice's worth: p99 ingest → stored at 90% load was
     // 700 ms with 250 ms windows here and in the sink, 431 ms with 100 ms, for 7% less peak rate.
     batchWindowMs: 100,
-    // A fetch is decoded at once and held until its slices are handled: 1 MiB (≈ 9,000 ticks,
-    // 256 KiB a partition) keeps the worker under 150 MiB with its task's young generation of
-    // 8 MiB; 4 MiB fetches held ≈ 40 MiB more for the same CPU a tick.
-    fetchMaxBytes: 1 << 20,
-    partitionFetchMaxBytes: 256 << 10,
   }),
   outputs: {
     bars: kafkaOutput(topicOption("BARS_TOPIC", "output topic for bars", topics.bars)),
