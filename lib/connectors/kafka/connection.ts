@@ -51,7 +51,7 @@ export const kafkaOptions = {
     ["kafkajs", "platformatic"] as const,
     // With our produce path (kafkajs_produce.ts) kafkajs takes less than half the CPU a record
     // @platformatic/kafka does, and a worker that loads no second client holds ≈ 25–40 MiB less:
-    // see README, Performance.
+    // see bench/history.md.
     "kafkajs",
   ),
 };

@@ -6,7 +6,7 @@
  * a zeroed 512-byte Buffer, grows by copying, and is copied again into the batch; varints go
  * through arrays and `Long`. On Deno that allocation alone was 37% of a producing worker's CPU,
  * and grouping by partition another 14%: it copies a partition's array for every message, so a
- * request of n messages costs n²/partitions copies (README, Performance). Here kafkajs' `Record`
+ * request of n messages costs n²/partitions copies (bench/history.md). Here kafkajs' `Record`
  * only keeps its fields, `RecordBatch` measures every record first and writes the whole batch
  * into one buffer of its exact size, and grouping appends. The bytes are kafkajs' own, byte for
  * byte, for every record kafkajs accepts — strings, Buffers, nulls, header arrays, compression —

@@ -3,7 +3,7 @@
  *
  * kafkajs decodes a record through a `Decoder` object of its own, `Long` arithmetic for its offset
  * and timestamp, a copy of the header object per header and several Buffer slices: a third of a
- * consuming worker's CPU before our code sees the record (see README, Performance). kafkajs has
+ * consuming worker's CPU before our code sees the record (see bench/history.md). kafkajs has
  * been frozen since 2.2.4 (February 2023), the version pinned in deno.json, so the module this
  * replaces does not move under us. The messages keep kafkajs' shape exactly — offset and
  * timestamp as decimal strings, key, value and header values as Buffers (null when absent),
