@@ -73,10 +73,21 @@ export function stampLineage<R extends { key: string; headers?: Record<string, s
 ): R[] {
   const lineage = scope.getStore();
   if (!lineage || !Number.isFinite(lineage.oldest)) return records;
+  // A key's records nearly always share one headers object (one per record type): its stamped
+  // copy is made once per key, not once per record.
+  const stamped = new Map<
+    string,
+    { from?: Record<string, string>; headers: Record<string, string> }
+  >();
   return records.map((r) => {
     if (r.headers?.[lineageHeader] !== undefined) return r;
-    const at = lineage.byKey.get(r.key) ?? lineage.oldest;
-    return { ...r, headers: { ...r.headers, [lineageHeader]: String(at) } };
+    let copy = stamped.get(r.key);
+    if (copy === undefined || copy.from !== r.headers) {
+      const at = lineage.byKey.get(r.key) ?? lineage.oldest;
+      copy = { from: r.headers, headers: { ...r.headers, [lineageHeader]: String(at) } };
+      stamped.set(r.key, copy);
+    }
+    return { ...r, headers: copy.headers };
   });
 }
 

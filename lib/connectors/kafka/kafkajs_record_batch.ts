@@ -258,7 +258,7 @@ export class FetchedMessage implements DecodedMessage {
     const headers: Record<string, string> = {};
     for (let h = reader.varint(); h > 0; h--) {
       const name = String(reader.nullableText(recurring));
-      const text = reader.nullableText();
+      const text = reader.nullableText(recurring);
       if (text !== null && !(name in headers)) headers[name] = text;
     }
     return {
@@ -348,7 +348,8 @@ class Reader {
 }
 
 /**
- * The last short text seen per hash slot: record keys and header names recur in nearly every
+ * The last short text seen per hash slot: record keys, header names and most header values
+ * (schema version, record type, the ingest time an upstream slice stamped) recur record after
  * record, and handing out the same string each time spares building it — and V8 looking a fresh
  * string up again each time it names a property of the headers object. A slot holds one text;
  * a clash replaces it, so the cache stays a fixed size whatever the topic holds.
