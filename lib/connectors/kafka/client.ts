@@ -42,13 +42,16 @@ export function brokerList(conn: KafkaConnection): string[] {
   return conn.kafkaBrokers.split(",").map((b) => b.trim()).filter(Boolean);
 }
 
+/** Under this many characters a loop in JavaScript beats a call into the runtime for UTF-8. */
+export const SHORT_TEXT = 16;
+
 /**
  * Bytes `text` takes in UTF-8 (a lone surrogate as U+FFFD's three), counted without encoding it.
  * Past a few characters the runtime's count is several times faster than a loop in JavaScript
  * (0.2 against 0.9 µs for a 90-character tick, 0.1 against 1.2 for a 380-character bar).
  */
 export function utf8Length(text: string): number {
-  if (text.length >= 16) return Buffer.byteLength(text, "utf8");
+  if (text.length >= SHORT_TEXT) return Buffer.byteLength(text, "utf8");
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

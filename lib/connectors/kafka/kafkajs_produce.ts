@@ -29,7 +29,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { utf8Length } from "./client.ts";
+import { SHORT_TEXT, utf8Length } from "./client.ts";
 import { kafkajsModule, replaceKafkajsModule } from "./kafkajs_modules.ts";
 
 /**
@@ -231,7 +231,7 @@ function writeBytes(out: Buffer, at: number, value: Bytes): number {
  */
 function writeText(out: Buffer, at: number, text: string): number {
   const chars = text.length;
-  if (chars < 16) {
+  if (chars < SHORT_TEXT) {
     const start = at + varintSize(chars);
     let i = 0;
     for (; i < chars; i++) {
