@@ -72,6 +72,21 @@ export function schemaRegistry(url: string): SchemaRegistry {
     }
     return json;
   };
+  // Replicas starting together set a new subject's compatibility at once: Apicurio creates the
+  // rule for the first and answers the others 409 (the rule exists). That is no refusal: the
+  // same PUT again updates the rule. Still 409 after that, it goes to the caller's retries.
+  const setCompatibility = async (s: string, compatibility: Compatibility) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await call("PUT", `/config/${s}`, { compatibility });
+      } catch (error) {
+        if (!(error instanceof RegistryAnswer && error.status === 409)) throw error;
+        if (attempt === 3) {
+          throw new Error(`schema registry ${base}: setting compatibility: 409 ${error.message}`);
+        }
+      }
+    }
+  };
   const refusal = (subject: string, reason: string) =>
     new ConfigError(`schema registry refused the schema for ${subject}: ${reason}`);
 
@@ -81,7 +96,7 @@ export function schemaRegistry(url: string): SchemaRegistry {
       const text = JSON.stringify(schema);
       const s = encodeURIComponent(subject);
       try {
-        await call("PUT", `/config/${s}`, { compatibility });
+        await setCompatibility(s, compatibility);
         const check: Record<string, unknown> = await call(
           "POST",
           `/compatibility/subjects/${s}/versions/latest?verbose=true`,

@@ -7,7 +7,9 @@
  * refused at start (exit 2, the registry's reason on one line) before anything is written.
  */
 import assert from "node:assert/strict";
+import { readAvroSchema } from "../../lib/connectors/avro.ts";
 import { readToEnd } from "../../lib/connectors/kafka/mod.ts";
+import { schemaRegistry } from "../../lib/connectors/schema_registry.ts";
 import { parseCsv } from "../../lib/market/mod.ts";
 import {
   assertSameRows,
@@ -19,7 +21,14 @@ import {
   pipelineEnv,
   type Row,
 } from "../support/pipeline.ts";
-import { freshDatabase, kafka, registryUrl, requireServer, root } from "../support/servers.ts";
+import {
+  freshDatabase,
+  kafka,
+  registryUrl,
+  requireServer,
+  root,
+  uniqueName,
+} from "../support/servers.ts";
 import { runToEnd, taskArgs } from "../support/workers.ts";
 
 const csv = `${root}node_modules/vega-datasets/data/sp500-2000.csv`;
@@ -220,5 +229,25 @@ Deno.test("Avro with the schema registry: same stores as JSON, fastavro interop,
     );
   } finally {
     for (const c of cleanups) await c().catch(() => {});
+  }
+});
+
+Deno.test("replicas registering a new subject at once all start: the registry's 409 on the compatibility rule is a race, not a refusal", async () => {
+  await requireServer("schema-registry");
+  const client = schemaRegistry(registryUrl);
+  const schema = readAvroSchema(`${root}schemas`, "bar");
+  // Six replicas at once, ten times over (each time a subject nobody registered): before, about
+  // half of them were refused with "A rule named 'COMPATIBILITY' already exists".
+  for (let round = 0; round < 10; round++) {
+    const subject = `${uniqueName("race")}-value`;
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () => client.register(subject, schema, "BACKWARD")),
+    );
+    const refused = results.flatMap((r) => r.status === "rejected" ? [String(r.reason)] : []);
+    assert.deepEqual(refused, [], `round ${round}`);
+    const ids = new Set(results.map((r) => (r as PromiseFulfilledResult<number>).value));
+    assert.equal(ids.size, 1, `one id for one schema, got ${[...ids]}`);
+    const versions = await registry(`/subjects/${subject}/versions`);
+    assert.deepEqual(versions.body, [1]);
   }
 });
