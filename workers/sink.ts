@@ -14,16 +14,15 @@ import { elasticsearchOutput } from "../lib/connectors/elasticsearch.ts";
 import { kafkaTopic, topicOption, triggerTopic } from "../lib/connectors/kafka/mod.ts";
 import { postgresOutput } from "../lib/connectors/postgres.ts";
 import {
-  barDocument,
   barIndexTemplate,
   barsIndex,
   barTables,
   checkKey,
   database,
-  type IndicatorBar,
   InvalidRecord,
   jsonWire,
   migrations,
+  type StoredBar,
   topics,
   type WireFormat,
 } from "../lib/market/mod.ts";
@@ -44,8 +43,10 @@ export const sink = defineWorker({
     // Draining a backlog, fetches fill at once and the window does not matter; when bars trickle
     // in, it is most of the latency (see transform).
     batchWindowMs: 100,
-    // Partitions hold different symbols, so their batches never write the same row.
-    concurrency: 3,
+    // Partitions hold different symbols, so their batches never write the same row. A slice
+    // mostly waits on the stores, so every partition of the default six at once (drained 7–12%
+    // faster than three at a time, same CPU and RSS).
+    concurrency: 6,
     // A bar is ≈ 400 bytes: 1 MiB a fetch is still ≈ 2,500 bars, and 4 MiB fetches cost more
     // CPU and ≈ 60 MiB more RSS, decoded at once and kept past young collections.
     fetchMaxBytes: 1 << 20,
@@ -67,28 +68,24 @@ export const sink = defineWorker({
   beforeDecode: (records) => wire.prefetch("bars", records.map((r) => r.value)),
 
   decode(record) {
-    const bar = wire.decodeBar(record.value, record.headers);
+    // Straight into the form both stores take: its id and its document's JSON.
+    const bar = wire.decodeStoredBar(record.value, record.headers, record.key);
     checkKey(record.key, bar.symbol);
     return bar;
   },
 
   async handle(batch, { outputs, deadLetter }) {
     // A bar is republished while it is open; only its newest version in the batch is written.
-    const latest = new Map<string, Message<IndicatorBar>>();
+    const latest = new Map<string, Message<StoredBar>>();
     for (const m of batch) {
-      // Same identity as barKey, without formatting a date per version.
-      const key = `${m.value.symbol}|${m.value.interval}|${m.value.start}`;
-      latest.delete(key);
-      latest.set(key, m);
+      latest.delete(m.value.id);
+      latest.set(m.value.id, m);
     }
     const messages = [...latest.values()];
-    // One JSON text a bar, for both stores: the tables read their columns from its fields.
-    const docs = messages.map((m) => {
-      const { id, doc } = barDocument(m.value);
-      return { id, doc: JSON.stringify(doc) };
-    });
+    const docs = messages.map((m) => m.value);
 
     // The tables (one statement) and the index are independent writes of the same keys: at once.
+    // One JSON document a bar, for both: the tables read their columns from its fields.
     const [, indexed] = await Promise.all([
       outputs.postgres.upsert(barTables, docs.map((d) => d.doc)),
       outputs.elasticsearch.bulk(docs),

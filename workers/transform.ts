@@ -91,7 +91,7 @@ export const transform = defineWorker({
   beforeDecode: (records) => wire.prefetch("input", records.map((r) => r.value)),
 
   decode(record) {
-    const input = wire.decodeInput(record.value, record.headers);
+    const input = wire.decodeInput(record.value, record.headers, record.key);
     checkKey(record.key, input.symbol);
     return input;
   },

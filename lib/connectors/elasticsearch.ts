@@ -16,6 +16,7 @@ import { type OptionSpec, secret, str } from "../runtime/config.ts";
 import { backoffDelay, sleep } from "../runtime/retry.ts";
 import type { OutputSpec } from "../runtime/define.ts";
 import { acknowledged } from "../runtime/lineage.ts";
+import { jsonBytes, type JsonPiece } from "./json_bytes.ts";
 
 export const elasticsearchOptions = {
   elasticsearchUrl: str("ELASTICSEARCH_URL", "Elasticsearch URL", "http://127.0.0.1:9200"),
@@ -65,10 +66,10 @@ export interface Rejected {
   reason: string;
 }
 
-/** A document and its `_id`; the document as an object or already as its JSON text. */
+/** A document and its `_id`; the document as an object or already as its JSON (text or bytes). */
 export interface BulkDocument {
   id: string;
-  doc: string | Record<string, unknown>;
+  doc: JsonPiece | Record<string, unknown>;
 }
 
 /**
@@ -86,18 +87,17 @@ export async function bulkIndex(
   },
 ): Promise<{ rejected: Rejected[] }> {
   const rejected: Rejected[] = [];
-  // The bulk body as text, each line made once: the client would serialize every action and
-  // document again on each attempt.
+  // The bulk body's pieces, each made once (the client would serialize every action and
+  // document again on each attempt); a document given as bytes is copied in as it is.
   const target = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
-  const lines = docs.map(({ id, doc }) => [
-    `${target}${JSON.stringify(id)}}}`,
-    typeof doc === "string" ? doc : JSON.stringify(doc),
-  ]);
+  const actions = docs.map(({ id }) => `${target}${JSON.stringify(id)}}}\n`);
+  const bodies = docs.map(({ doc }) =>
+    typeof doc === "string" || doc instanceof Uint8Array ? doc : JSON.stringify(doc)
+  );
   let pending = docs.map((_, i) => i);
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const operations = pending.flatMap((i) => lines[i]);
     const response = await client.bulk({
-      operations,
+      operations: jsonBytes(pending.flatMap((i) => [actions[i], bodies[i], "\n"])) as never,
       refresh: false,
       // Only what is read below: the full per-item response is most of the time spent parsing.
       filter_path: "items.*.status,items.*.error",

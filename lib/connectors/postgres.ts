@@ -18,6 +18,7 @@ import pg from "pg";
 import { bool, secret, str } from "../runtime/config.ts";
 import type { OutputSpec } from "../runtime/define.ts";
 import { acknowledged } from "../runtime/lineage.ts";
+import { jsonBytes, type JsonPiece } from "./json_bytes.ts";
 
 /** Where a worker's database is unless configured: its URL and the file of its password. */
 export interface PostgresDefaults {
@@ -153,17 +154,17 @@ function insertFrom(t: UpsertTable): string {
  * Inserts or updates `rows` in every table of `tables`, in one statement: the tables change
  * together or not at all. Rows with the same key in one call must already be deduplicated.
  *
- * A row is a JSON object, given as an object or already as its JSON text (the sink's bar goes to
- * Elasticsearch as the same text, so it is serialized once). The rows travel as one JSON
- * parameter that the server unpacks once (`json_to_recordset`, typed by the columns) for all the
- * tables: one string to build and send, where node-postgres would escape every element of an
+ * A row is a JSON object, given as an object or already as its JSON text or bytes (the sink's
+ * bar goes to Elasticsearch as the same document, read once from the wire). The rows travel as one
+ * JSON parameter that the server unpacks once (`json_to_recordset`, typed by the columns) for all
+ * the tables: one buffer to build and send, where node-postgres would escape every element of an
  * array parameter per column. Numbers keep their shortest round-trip text, so a float8 arrives
  * unchanged.
  */
 export async function upsert(
   pool: pg.Pool,
   tables: readonly UpsertTable[],
-  rows: readonly (string | Record<string, Cell>)[],
+  rows: readonly (JsonPiece | Record<string, Cell>)[],
 ): Promise<void> {
   if (rows.length === 0 || tables.length === 0) return;
   checkIdentifiers(tables);
@@ -181,8 +182,14 @@ export async function upsert(
     ...tables.slice(0, last).map((t, i) => `, w${i} as (${insertFrom(t)})`),
     insertFrom(tables[last]),
   ].join("\n");
-  const texts = rows.map((row) => typeof row === "string" ? row : JSON.stringify(row));
-  await pool.query(sql, [`[${texts.join(",")}]`]);
+  const pieces: JsonPiece[] = ["["];
+  for (const row of rows) {
+    if (pieces.length > 1) pieces.push(",");
+    pieces.push(typeof row === "string" || row instanceof Uint8Array ? row : JSON.stringify(row));
+  }
+  pieces.push("]");
+  // As bytes the parameter goes in binary format, which for json is its text.
+  await pool.query(sql, [jsonBytes(pieces)]);
 }
 
 /** The opened PostgreSQL output: the pool, and upserts. */
@@ -190,7 +197,7 @@ export interface PostgresOutput {
   pool: pg.Pool;
   upsert(
     tables: readonly UpsertTable[],
-    rows: readonly (string | Record<string, Cell>)[],
+    rows: readonly (JsonPiece | Record<string, Cell>)[],
   ): Promise<void>;
   close(): Promise<void>;
 }

@@ -25,10 +25,11 @@ const BACKSLASH = 0x5c;
 const ZERO = 0x30;
 const NINE = 0x39;
 
-const isDigit = (c: number) => c >= ZERO && c <= NINE;
+export const isDigit = (c: number) => c >= ZERO && c <= NINE;
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
-const text = (bytes: Uint8Array, from: number, to: number) =>
+/** The ASCII text of `bytes[from, to)`. */
+export const text = (bytes: Uint8Array, from: number, to: number) =>
   String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
 
 /** The object, or undefined when it is not a flat object of `fields` in plain ASCII JSON. */
@@ -93,6 +94,66 @@ export function readFlatObject(
   return i === n ? out : undefined;
 }
 
+/**
+ * Where each field's value is in a flat object that has every one of `fields` once and nothing
+ * else: for field k, `bytes[from[k], to[k])` is its JSON token (a string with its quotes, a number
+ * or `null`). `order` holds, per position, the field found there last time: producers keep one
+ * order, so each name is checked in one comparison. False for anything else — another field, a
+ * missing or repeated one, an escape, another kind of value, bad JSON — which the caller leaves
+ * to its general way.
+ */
+export function flatTokens(
+  bytes: Uint8Array,
+  fields: readonly string[],
+  order: Int8Array,
+  from: Int32Array,
+  to: Int32Array,
+): boolean {
+  const n = bytes.length;
+  let seen = 0;
+  let i = 0;
+  while (i < n && isSpace(bytes[i])) i++;
+  if (bytes[i++] !== 0x7b) return false; // {
+  for (let position = 0;; position++) {
+    while (i < n && isSpace(bytes[i])) i++;
+    if (bytes[i++] !== QUOTE || position >= order.length) return false;
+    const nameEnd = plainStringEnd(bytes, i);
+    if (nameEnd < 0) return false;
+    let k = order[position];
+    if (k < 0 || !sameText(fields[k], bytes, i, nameEnd)) {
+      k = fieldIndex(fields, bytes, i, nameEnd);
+      if (k < 0) return false;
+      order[position] = k;
+    }
+    if ((seen & (1 << k)) !== 0) return false;
+    seen |= 1 << k;
+    i = nameEnd + 1;
+    while (i < n && isSpace(bytes[i])) i++;
+    if (bytes[i++] !== 0x3a) return false; // :
+    while (i < n && isSpace(bytes[i])) i++;
+    const c = bytes[i];
+    let end: number;
+    if (c === QUOTE) {
+      end = plainStringEnd(bytes, i + 1);
+      if (end < 0) return false;
+      end++;
+    } else if (c === 0x2d || isDigit(c)) {
+      end = numberEnd(bytes, i);
+      if (end < 0) return false;
+    } else if (literal(bytes, i, "null")) end = i + 4;
+    else return false;
+    from[k] = i;
+    to[k] = end;
+    i = end;
+    while (i < n && isSpace(bytes[i])) i++;
+    const next = bytes[i++];
+    if (next === 0x7d) break; // }
+    if (next !== 0x2c) return false; // ,
+  }
+  while (i < n && isSpace(bytes[i])) i++;
+  return i === n && seen === (1 << fields.length) - 1;
+}
+
 /** Where a string without escapes or non-ASCII ends (its closing quote), or -1. */
 function plainStringEnd(bytes: Uint8Array, from: number): number {
   for (let i = from; i < bytes.length; i++) {
@@ -103,7 +164,8 @@ function plainStringEnd(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
-function fieldIndex(fields: readonly string[], bytes: Uint8Array, from: number, to: number) {
+/** The index in `fields` of the name `bytes[from, to)`, or -1. */
+export function fieldIndex(fields: readonly string[], bytes: Uint8Array, from: number, to: number) {
   const length = to - from;
   for (let k = 0; k < fields.length; k++) {
     const name = fields[k];
@@ -115,7 +177,15 @@ function fieldIndex(fields: readonly string[], bytes: Uint8Array, from: number, 
   return -1;
 }
 
-function literal(bytes: Uint8Array, at: number, word: string): boolean {
+/** Whether `bytes[start, end)` is `name`. */
+export function sameText(name: string, bytes: Uint8Array, start: number, end: number): boolean {
+  if (name.length !== end - start) return false;
+  for (let m = 0; m < name.length; m++) if (name.charCodeAt(m) !== bytes[start + m]) return false;
+  return true;
+}
+
+/** Whether `word` is at `at`. */
+export function literal(bytes: Uint8Array, at: number, word: string): boolean {
   for (let k = 0; k < word.length; k++) if (bytes[at + k] !== word.charCodeAt(k)) return false;
   return true;
 }
@@ -142,7 +212,7 @@ function numberEnd(bytes: Uint8Array, from: number): number {
 }
 
 /** The value of a valid JSON number: in one exact division when it can, else through its text. */
-function numberAt(bytes: Uint8Array, from: number, to: number): number {
+export function numberAt(bytes: Uint8Array, from: number, to: number): number {
   const negative = bytes[from] === 0x2d;
   let significand = 0;
   let digits = 0;

@@ -12,6 +12,8 @@ export * from "./csv.ts";
 export * from "./synthetic.ts";
 export * from "./alphavantage_format.ts";
 export * from "./tables.ts";
+export * from "./stored_bar.ts";
+export * from "./tick_bytes.ts";
 export * from "./bar_query.ts";
 export * from "./time.ts";
 export * from "./deployment.ts";

@@ -36,7 +36,20 @@ export { SOURCE_INTERVALS } from "./types.ts";
 // 1900..2199 covers any market history and catches seconds-vs-milliseconds mix-ups.
 const MIN_TS = Date.UTC(1900, 0, 1);
 const MAX_TS = Date.UTC(2200, 0, 1);
-const SYMBOL = /^[A-Za-z0-9^.=_-]{1,20}$/;
+/** Whether a record's time is in the years records may have (1900–2199). */
+export const inRecordYears = (ts: number) => ts >= MIN_TS && ts < MAX_TS;
+const SYMBOL_PATTERN = /^[A-Za-z0-9^.=_-]{1,20}$/;
+// Symbols that passed: the byte readers meet a partition's few keys record after record.
+const validSymbols = new Set<string>();
+
+/** Whether `text` is a symbol: 1–20 of A-Z a-z 0-9 ^ . = _ - */
+export function isSymbol(text: string): boolean {
+  if (validSymbols.has(text)) return true;
+  if (!SYMBOL_PATTERN.test(text)) return false;
+  if (validSymbols.size >= 10_000) validSymbols.clear();
+  validSymbols.add(text);
+  return true;
+}
 
 // Each validator takes the field's value, read by the caller under its own name: a property read
 // with one constant name stays a fast, monomorphic load, where `obj[name]` over a dozen names did
@@ -70,7 +83,7 @@ function nonNegative(value: unknown, name: string): number {
 
 function symbol(value: unknown): string {
   present(value, "symbol");
-  if (typeof value !== "string" || !SYMBOL.test(value)) {
+  if (typeof value !== "string" || !isSymbol(value)) {
     throw new InvalidRecord("symbol must be 1-20 of A-Z a-z 0-9 ^ . = _ -", "symbol");
   }
   return value;
@@ -81,7 +94,7 @@ function timestamp(value: unknown, name = "ts"): number {
   present(value, name);
   const ts = typeof value === "string" && value.includes("T") ? parseIsoTime(value) : NaN;
   if (Number.isNaN(ts)) throw new InvalidRecord("ts must be an ISO-8601 UTC timestamp", "ts");
-  if (ts < MIN_TS || ts >= MAX_TS) {
+  if (!inRecordYears(ts)) {
     throw new InvalidRecord(`ts ${value} is outside 1900-2199`, "ts", "out-of-range-ts");
   }
   return ts;
@@ -252,7 +265,8 @@ export interface JsonEncoded extends Encoded {
 // One frozen headers object per record type, shared by every record of that type.
 const typeHeaders = new Map<string, Readonly<Record<string, string>>>();
 
-function encode(type: string, key: string, body: Record<string, unknown>): JsonEncoded {
+/** The headers of a JSON record of `type`: one frozen object, the same for every record. */
+export function jsonHeaders(type: string): Readonly<Record<string, string>> {
   let headers = typeHeaders.get(type);
   if (!headers) {
     headers = Object.freeze({
@@ -261,7 +275,11 @@ function encode(type: string, key: string, body: Record<string, unknown>): JsonE
     });
     typeHeaders.set(type, headers);
   }
-  return { key, value: JSON.stringify(body), headers };
+  return headers;
+}
+
+function encode(type: string, key: string, body: Record<string, unknown>): JsonEncoded {
+  return { key, value: JSON.stringify(body), headers: jsonHeaders(type) };
 }
 
 /** A tick for the input topic, keyed by symbol so one symbol stays in one partition, in order. */

@@ -54,16 +54,26 @@ export function isoTime(ms: number): string {
     lastDayText = text.slice(0, text.indexOf("T") + 1);
     lastDay = day;
   }
-  let rest = ms - day * DAY_MS;
+  clockOf(ms - day * DAY_MS, clock);
+  return `${lastDayText}${twoDigits[clock[0]]}:${twoDigits[clock[1]]}:${twoDigits[clock[2]]}.${
+    threeDigits[clock[3]]
+  }Z`;
+}
+
+const clock = new Int32Array(4);
+
+/** Hour, minute, second and millisecond of `msOfDay` (0 ≤ it < a day), into `into`. */
+export function clockOf(msOfDay: number, into: Int32Array): void {
+  let rest = msOfDay;
   const millis = rest % 1000;
   rest = (rest - millis) / 1000;
   const second = rest % 60;
   rest = (rest - second) / 60;
   const minute = rest % 60;
-  const hour = (rest - minute) / 60;
-  return `${lastDayText}${twoDigits[hour]}:${twoDigits[minute]}:${twoDigits[second]}.${
-    threeDigits[millis]
-  }Z`;
+  into[0] = (rest - minute) / 60;
+  into[1] = minute;
+  into[2] = second;
+  into[3] = millis;
 }
 
 /**

@@ -15,14 +15,14 @@ import { InvalidRecord } from "./invalid_record.ts";
 import {
   barFromObject,
   decodeBar,
-  decodeInput,
   encodeBar,
   type Encoded,
   encodeSourceBar,
-  encodeTick,
   headerNames,
   inputFromObject,
 } from "./record.ts";
+import { decodeStoredBar, type StoredBar, storedBar } from "./stored_bar.ts";
+import { decodeTickOrInput, encodeTickBytes } from "./tick_bytes.ts";
 import type { IndicatorBar, InputRecord, SourceBar, Tick } from "./types.ts";
 
 /** Encodes plain values to framed bytes and back (Avro on a registry subject). */
@@ -38,19 +38,31 @@ export interface WireFormat {
   encodeTick(t: Tick): Encoded;
   encodeSourceBar(b: SourceBar): Encoded;
   encodeBar(b: IndicatorBar): Encoded;
-  decodeInput(value: Uint8Array | null, headers: Record<string, string>): InputRecord;
+  /** A record of the input topic; `key` is its Kafka key (the symbol it must name). */
+  decodeInput(
+    value: Uint8Array | null,
+    headers: Record<string, string>,
+    key?: string | null,
+  ): InputRecord;
   decodeBar(value: Uint8Array | null, headers: Record<string, string>): IndicatorBar;
+  /** A bar of `market.bars` (keyed by `key`) decoded and validated into the form stores take. */
+  decodeStoredBar(
+    value: Uint8Array | null,
+    headers: Record<string, string>,
+    key?: string | null,
+  ): StoredBar;
   /** Before a slice of `topic` is decoded: fetch what decoding it needs (nothing, for JSON). */
   prefetch(topic: "input" | "bars", values: readonly (Uint8Array | null)[]): Promise<void>;
 }
 
 export const jsonWire: WireFormat = {
   name: "json",
-  encodeTick,
+  encodeTick: encodeTickBytes,
   encodeSourceBar,
   encodeBar,
-  decodeInput,
+  decodeInput: decodeTickOrInput,
   decodeBar,
+  decodeStoredBar,
   prefetch: () => Promise.resolve(),
 };
 
@@ -133,6 +145,9 @@ export function avroWire(codecs: { input?: RecordCodec; bars?: RecordCodec }): W
     decodeBar(value) {
       const obj = plainObject(codec("bars").decode(value), "the bar");
       return barFromObject({ ...obj, start: wireIsoText(obj.start) });
+    },
+    decodeStoredBar(value, headers) {
+      return storedBar(this.decodeBar(value, headers));
     },
     prefetch: (topic, values) => codec(topic).prefetch(values),
   };

@@ -1,7 +1,9 @@
 /**
  * Scale-out and start-up: 1 and 2 transform replicas in one group over 6 partitions, on ticks of
  * enough symbols that the partitions are about even (with 20, one partition holds 40%), with CPU
- * a tick for each; and how long a transform takes from start to ready.
+ * a tick for each; the sink draining what one replica published (a drain ten times the
+ * sequential run's, so warm-up is a small part of it); and how long a transform takes from start
+ * to ready.
  *
  * @module
  */
@@ -13,9 +15,11 @@ import {
   deno,
   type Figures,
   fresh,
+  freshPipeline,
   kafka,
   lagOf,
   nextPort,
+  psql,
   repeat,
   root,
   say,
@@ -44,6 +48,7 @@ export async function scaleOut(): Promise<Figures> {
   const brokerPid = Number(Deno.readTextFileSync(`${root}.native/kafka/pid`).trim());
   const cores = navigator.hardwareConcurrency;
   const brokerShare: Record<number, number[]> = { 1: [], 2: [] };
+  const barsTopics: string[] = [];
   const replicas = async (n: number): Promise<number> => {
     const e = {
       KAFKA_PRODUCER: settings.producer,
@@ -66,6 +71,7 @@ export async function scaleOut(): Promise<Figures> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const runs = await all;
+    if (n === 1) barsTopics.push(e.BARS_TOPIC);
     const wall = (performance.now() - started) / 1000;
     brokerShare[n].push((((cpuOf(brokerPid) ?? NaN) - brokerBefore) / (wall * cores)) * 100);
     const cpuSeconds = runs.reduce((sum, r) => sum + (r.stopped.cpuSeconds ?? r.cpuSeconds), 0);
@@ -75,12 +81,26 @@ export async function scaleOut(): Promise<Figures> {
   const steady = "ticks/s between 10% and 90% committed";
   const transform1 = await repeat("transform x1", steady, () => replicas(1));
   const transform2 = await repeat("transform x2", steady, () => replicas(2));
+  // Each run drains a ×1 run's bars into a fresh database and index.
+  const sinkCpu: number[] = [];
+  const sinkLong = await repeat("sink, long drain", "bars stored/s (drain)", async () => {
+    const e: Record<string, string> = {
+      ...await freshPipeline(),
+      BARS_TOPIC: barsTopics[sinkCpu.length],
+    };
+    const sk = await worker("sink", ["--once"], e);
+    sinkCpu.push(((sk.stopped.cpuSeconds ?? sk.cpuSeconds) / sk.stopped.recordsIn) * 1e6);
+    const stored = Number(await psql("select count(*) from bars", e.POSTGRES_URL));
+    return stored / (sk.stopped.runSeconds ?? sk.seconds);
+  });
   return {
     scalePartitionShare: stat([biggest * 100], "% of ticks in the biggest partition"),
     transform1,
     transform2,
     cpuTransform1: stat(cpu[1], "µs CPU a tick, one replica (its run window)"),
     cpuTransform2: stat(cpu[2], "µs CPU a tick, two replicas together"),
+    sinkLong,
+    cpuSinkLong: stat(sinkCpu, "µs CPU a bar version consumed, sink's long drain (200 symbols)"),
     brokerShare1: stat(
       brokerShare[1],
       `% of the ${cores} cores the Kafka broker took, one replica`,

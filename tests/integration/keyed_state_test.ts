@@ -15,7 +15,8 @@ import {
   requireServer,
   uniqueName,
 } from "../support/servers.ts";
-import { runToEnd, scriptArgs, spawnWorker } from "../support/workers.ts";
+import { readToEnd } from "../../lib/connectors/kafka/reader.ts";
+import { runToEnd, scriptArgs, spawnWorker, type WorkerProcess } from "../support/workers.ts";
 
 const counterArgs = scriptArgs("tests/support/counter_worker.ts");
 const KEYS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"];
@@ -45,13 +46,32 @@ async function feed(topic: string, perKey: number) {
   await produce(topic, records);
 }
 
-/** Waits until the group committed every record fed so far (`perKey` a key). */
-async function allCommittedIn(group: string, topic: string, perKey: number) {
+/**
+ * Waits until the group committed every record fed so far (`perKey` a key); if it never does,
+ * the failure carries the offsets reached and the last lines of each replica.
+ */
+async function allCommittedIn(
+  group: string,
+  topic: string,
+  perKey: number,
+  replicas: Record<string, WorkerProcess | undefined> = {},
+) {
   const total = BigInt(perKey * KEYS.length);
-  await eventually(`${total} records committed`, async () => {
-    const committed = await committedOffsets(group, topic);
-    return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
-  }, 90_000);
+  let committed = new Map<number, bigint>();
+  try {
+    await eventually(`${total} records committed`, async () => {
+      committed = await committedOffsets(group, topic);
+      return [...committed.values()].reduce((s, o) => s + (o > 0n ? o : 0n), 0n) === total;
+    }, 90_000);
+  } catch (error) {
+    const tails = Object.entries(replicas).map(([name, w]) =>
+      `replica ${name}:\n${w?.lines.slice(-25).join("\n") ?? "(not started)"}`
+    );
+    throw new Error(
+      `${(error as Error).message}; committed ${JSON.stringify(Object.fromEntries(committed))}\n` +
+        tails.join("\n"),
+    );
+  }
 }
 
 /** Per key, the counts written, deduplicated; and the check that they run 1 … expected. */
@@ -184,7 +204,8 @@ Deno.test("keyed state: partitions moving between replicas take their state with
   const env = await setup(4);
   const a = spawnWorker(counterArgs, [], env);
   const b = spawnWorker(counterArgs, [], env);
-  const allCommitted = (perKey: number) => allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey);
+  const allCommitted = (perKey: number) =>
+    allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey, { a, b });
   try {
     await feed(env.IN_TOPIC, 10);
     await allCommitted(10);
@@ -204,8 +225,9 @@ Deno.test("keyed state: partitions moving between replicas take their state with
 Deno.test("keyed state: a replica paused while its partitions moved away and back never counts on from what it held", async () => {
   const env = await setup(2);
   const a = spawnWorker(counterArgs, [], env);
-  let b: ReturnType<typeof spawnWorker> | undefined;
-  const allCommitted = (perKey: number) => allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey);
+  let b: WorkerProcess | undefined;
+  const allCommitted = (perKey: number) =>
+    allCommittedIn(env.CONSUMER_GROUP, env.IN_TOPIC, perKey, { a, b });
   try {
     await feed(env.IN_TOPIC, 10);
     await allCommitted(10);
@@ -237,4 +259,25 @@ Deno.test("keyed state: a replica paused while its partitions moved away and bac
     a.kill("SIGKILL");
     b?.kill("SIGKILL");
   }
+});
+
+Deno.test("keyed state: a changelog read that gets no batch is given up with the partitions left, not waited on forever", async () => {
+  // A restore waits on this read; given up, the slice retries it, where a hang would stop the
+  // partition for good. A deadline shorter than a group join stands in for a group that never
+  // settles.
+  const env = await setup(2);
+  await feed(env.IN_TOPIC, 3);
+  await assert.rejects(
+    readToEnd(kafka, env.IN_TOPIC, [0, 1], undefined, 1),
+    (error: Error) => {
+      assert.match(
+        error.message,
+        new RegExp(`reading ${env.IN_TOPIC.replaceAll(".", "\\.")} stalled`),
+      );
+      assert.match(error.message, /partitions 0, 1 short of their end/);
+      return true;
+    },
+  );
+  // With the default deadline the same read completes.
+  assert.equal((await readToEnd(kafka, env.IN_TOPIC)).length, 3 * KEYS.length);
 });

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { readFlatObject } from "../../lib/market/flat_json.ts";
 import { encodeBar, encodeSourceBar, encodeTick, type IndicatorBar } from "../../lib/market/mod.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 const encoder = new TextEncoder();
 const fields = ["symbol", "ts", "price", "size", "ok"];
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Numbers in JSON's grammar and near it: exact and inexact, exponents, signs, and bad ones. */
 function numberText(rnd: () => number): string {
@@ -123,7 +114,7 @@ function payload(rnd: () => number): string {
 }
 
 Deno.test("a flat object read from bytes equals JSON.parse's, and anything else is left to it", () => {
-  const rnd = random(20261125);
+  const rnd = seededRandom(20261125);
   let read = 0;
   let left = 0;
   for (let n = 0; n < 50_000; n++) {
@@ -148,7 +139,7 @@ Deno.test("a flat object read from bytes equals JSON.parse's, and anything else 
 });
 
 Deno.test("the payloads this pipeline writes are read from bytes, to the same values", () => {
-  const rnd = random(7);
+  const rnd = seededRandom(7);
   const read = (value: string, names: string[]) => {
     const result = readFlatObject(encoder.encode(value), names);
     assert.ok(result, `read ${value}`);

@@ -148,6 +148,25 @@ Deno.test("kafkajs record batches: ours decodes what kafkajs' decoder decodes, f
       assert.equal(ours.messages.length, 2 * records.length);
     });
   }
+  await t.step("records with the same header bytes share one frozen headers object", async () => {
+    const headers = { "schema-version": text("1"), "record-type": text("tick") };
+    const { ours } = await both(
+      await batchBytes([
+        { key: text("A"), value: text("1"), headers },
+        { key: text("B"), value: text("2"), headers },
+        { key: text("C"), value: text("3"), headers: { ...headers, "ingested-at": text("7") } },
+      ]),
+    );
+    const [a, b, c] = ours.records;
+    assert.equal(a.headers, b.headers);
+    assert.notEqual(a.headers, c.headers);
+    assert.ok(Object.isFrozen(a.headers) && Object.isFrozen(c.headers));
+    assert.deepEqual(c.headers, {
+      "schema-version": "1",
+      "record-type": "tick",
+      "ingested-at": "7",
+    });
+  });
 });
 
 Deno.test("kafkajs record batches: random records decode as kafkajs decodes them", async () => {

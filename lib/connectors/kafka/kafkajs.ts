@@ -1,6 +1,6 @@
 /**
- * kafkajs, loaded after its record-batch decoding and its per-record produce work are replaced
- * (`kafkajs_record_batch.ts`, `kafkajs_produce.ts`). Every
+ * kafkajs, loaded after its record-batch decoding, its fetch batch and its per-record produce
+ * work are replaced (`kafkajs_record_batch.ts`, `kafkajs_batch.ts`, `kafkajs_produce.ts`). Every
  * value import of kafkajs goes through here (`deno task check` refuses any other); type imports
  * may name "kafkajs" directly.
  *
@@ -11,10 +11,12 @@
  * ```
  * @module
  */
+import { installFetchBatch } from "./kafkajs_batch.ts";
 import { installRecordBatchDecoder } from "./kafkajs_record_batch.ts";
 import { installProducePath } from "./kafkajs_produce.ts";
 
 installRecordBatchDecoder();
+installFetchBatch();
 installProducePath();
 // Loaded here, not by a static import: a static import would run kafkajs before the lines above.
 const { default: kafkajs } = await import("kafkajs");

@@ -61,7 +61,7 @@ export const cachedKeyPartitioner: ICustomPartitioner = () => {
 export function asKafkaValue<V extends string | Uint8Array | null>(
   value: V,
 ): string | Buffer | null {
-  return value === null || typeof value === "string"
+  return value === null || typeof value === "string" || value instanceof Buffer
     ? value
     : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }

@@ -180,6 +180,7 @@ function decodeRecords(
       reader.skipBytes();
     }
     if (reader.at > recordEnd) throw new CorruptBatchError("record longer than its length");
+    const headersEnd = reader.at;
     reader.at = recordEnd;
     records[i] = new FetchedMessage(
       batchContext,
@@ -196,6 +197,7 @@ function decodeRecords(
       keyAt,
       valueAt,
       headersAt,
+      headersEnd,
     );
   }
   return records;
@@ -219,6 +221,7 @@ export class FetchedMessage implements DecodedMessage {
     readonly keyAt: number,
     readonly valueAt: number,
     readonly headersAt: number,
+    readonly headersEnd: number,
   ) {
     this.isControlRecord = batchContext.isControlBatch;
     this.magicByte = batchContext.magicByte ?? 2;
@@ -252,15 +255,10 @@ export class FetchedMessage implements DecodedMessage {
    * its values present; a header without a value is left out.
    */
   toStreamRecord(topic: string, partition: number): StreamRecord {
-    const reader = new Reader(this.bytes, this.keyAt);
+    const reader = new Reader(this.bytes, this.keyAt, this.headersEnd);
     const key = reader.nullableText(recurring);
     const value = reader.view();
-    const headers: Record<string, string> = {};
-    for (let h = reader.varint(); h > 0; h--) {
-      const name = String(reader.nullableText(recurring));
-      const text = reader.nullableText(recurring);
-      if (text !== null && !(name in headers)) headers[name] = text;
-    }
+    const headers = recurringHeaders.headers(reader);
     return {
       topic,
       partition,
@@ -358,9 +356,7 @@ class RecurringText {
   readonly #slots = new Array<string | undefined>(1024).fill(undefined);
 
   text(buf: Uint8Array, from: number, to: number): string {
-    let hash = 0x811c9dc5;
-    for (let i = from; i < to; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
-    const slot = (hash >>> 0) & 1023;
+    const slot = fnv1a(buf, from, to) & 1023;
     const held = this.#slots[slot];
     if (held !== undefined && held.length === to - from) {
       let same = true;
@@ -375,6 +371,56 @@ class RecurringText {
 }
 
 const recurring = new RecurringText();
+
+/** The 32-bit FNV-1a hash of `buf[from, to)`, as an unsigned number. */
+function fnv1a(buf: Uint8Array, from: number, to: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = from; i < to; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
+  return hash >>> 0;
+}
+
+/** Whether `buf` from `at` holds all of `held`. */
+function sameBytes(held: Uint8Array, buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < held.length; i++) if (held[i] !== buf[at + i]) return false;
+  return true;
+}
+
+/**
+ * The last headers read per hash slot of their bytes, frozen: records of one producer and slice
+ * carry the same header bytes (schema version and record type, the ingest time an upstream slice
+ * stamped on a key), and handing out the same object spares reading each name and value and
+ * building an object a record. Equal bytes are equal headers; a clash replaces the slot.
+ */
+class RecurringHeaders {
+  readonly #bytes = new Array<Uint8Array | undefined>(64).fill(undefined);
+  readonly #headers = new Array<Readonly<Record<string, string>> | undefined>(64).fill(undefined);
+
+  /** The headers at the reader (its position at their count), read or recurring. */
+  headers(reader: Reader): Readonly<Record<string, string>> {
+    const buf = reader.buf, from = reader.at, to = reader.end;
+    const slot = fnv1a(buf, from, to) & 63;
+    const held = this.#bytes[slot];
+    if (held !== undefined && held.length === to - from && sameBytes(held, buf, from)) {
+      return this.#headers[slot]!;
+    }
+    const headers: Record<string, string> = {};
+    for (let h = reader.varint(); h > 0; h--) {
+      const name = String(reader.nullableText(recurring));
+      const text = reader.nullableText(recurring);
+      if (text !== null && !(name in headers)) headers[name] = text;
+    }
+    Object.freeze(headers);
+    // Long header blocks are rare and not worth keeping a copy of.
+    if (to - from <= 256) {
+      // A copy: a view would keep the whole fetched buffer alive (Buffer's slice is a view).
+      this.#bytes[slot] = Uint8Array.prototype.slice.call(buf, from, to);
+      this.#headers[slot] = headers;
+    }
+    return headers;
+  }
+}
+
+const recurringHeaders = new RecurringHeaders();
 const utf8 = new TextDecoder();
 
 /**

@@ -16,10 +16,15 @@ import type { Kafka } from "kafkajs";
 import type { StreamRecord } from "../../runtime/stream.ts";
 import { toRecord } from "./consumer.ts";
 
+/** How long a read may go without a fetched batch before it is given up as stalled. */
+export const READ_STALL_MS = 30_000;
+
 /**
  * Every record of `topic` (or of some of its `partitions`), from the beginning up to the
  * high-water marks of now (a throwaway consumer group, deleted afterwards). For changelogs, dead
- * letters and tests.
+ * letters and tests. Rejects when the consumer crashes or no batch arrives for `stallMs` (a
+ * group that never settles): a keyed-state restore waits on this read, and a read that hangs
+ * would stop its partition for good, where a rejected one is retried.
  */
 export async function readToEnd(
   kafka: Kafka,
@@ -27,6 +32,7 @@ export async function readToEnd(
   partitions?: readonly number[],
   /** Called per record instead of collecting them (a topic too big to hold). */
   onRecord?: (record: StreamRecord) => void,
+  stallMs = READ_STALL_MS,
 ): Promise<StreamRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -45,10 +51,36 @@ export async function readToEnd(
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       let done: () => void = () => {};
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      await consumer.run({
+      let fail: (error: Error) => void = () => {};
+      const finished = new Promise<void>((resolve, reject) => {
+        done = resolve;
+        fail = reject;
+      });
+      let stall: ReturnType<typeof setTimeout> | undefined;
+      // A batch may still come while the consumer stops: no timer may outlive the read.
+      let over = false;
+      const watch = () => {
+        clearTimeout(stall);
+        if (over) return;
+        stall = setTimeout(() => {
+          const left = [...remaining.keys()].sort((x, y) => x - y).join(", ");
+          fail(
+            new Error(
+              `reading ${topic} stalled: no batch for ${stallMs} ms, partitions ${left} short of their end`,
+            ),
+          );
+        }, stallMs);
+      };
+      // A crash kafkajs restarts from is left to it (and to the stall watch).
+      consumer.on(consumer.events.CRASH, (event) => {
+        if (!event.payload.restart) fail(event.payload.error);
+      });
+      watch();
+      // The join inside run() may be what hangs: the stall watch covers it too.
+      const running = consumer.run({
         autoCommit: false,
         eachBatch: ({ batch }) => {
+          watch();
           if (partitions && !partitions.includes(batch.partition)) return Promise.resolve();
           for (const m of batch.messages) {
             const record = toRecord(topic, batch.partition, m);
@@ -64,7 +96,12 @@ export async function readToEnd(
           return Promise.resolve();
         },
       });
-      await finished;
+      try {
+        await Promise.race([running.then(() => finished), finished]);
+      } finally {
+        over = true;
+        clearTimeout(stall);
+      }
     } finally {
       await consumer.disconnect();
     }
