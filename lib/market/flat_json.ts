@@ -32,75 +32,55 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
 export const text = (bytes: Uint8Array, from: number, to: number) =>
   String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
 
+/** The text of `bytes[from, to)`: `known` itself when the bytes are its text (no new string). */
+export const textOr = (known: string | null, bytes: Uint8Array, from: number, to: number) =>
+  known !== null && sameText(known, bytes, from, to) ? known : text(bytes, from, to);
+
+/** The bytes of ASCII `text`. */
+export const asciiBytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+/** Whether `bytes` from `at` begin with all of `expected`. */
+export function sameBytes(expected: Uint8Array, bytes: Uint8Array, at: number): boolean {
+  for (let m = 0; m < expected.length; m++) if (expected[m] !== bytes[at + m]) return false;
+  return true;
+}
+
+// readFlatObject's token positions, for up to 31 fields.
+const objectOrder = new Int8Array(31).fill(-1);
+const objectFrom = new Int32Array(31);
+const objectTo = new Int32Array(31);
+
 /** The object, or undefined when it is not a flat object of `fields` in plain ASCII JSON. */
 export function readFlatObject(
   bytes: Uint8Array,
   fields: readonly string[],
 ): Record<string, string | number | boolean | null> | undefined {
-  const n = bytes.length;
+  const seen = scanFlat(bytes, fields, objectOrder, objectFrom, objectTo);
+  if (seen < 0) return undefined;
   const out: Record<string, string | number | boolean | null> = {};
-  let seen = 0;
-  let i = 0;
-  while (i < n && isSpace(bytes[i])) i++;
-  if (bytes[i++] !== 0x7b) return undefined; // {
-  while (i < n && isSpace(bytes[i])) i++;
-  if (bytes[i] === 0x7d) i++; // {}
-  else {
-    for (;;) {
-      // A field name: one of `fields`, once.
-      if (bytes[i++] !== QUOTE) return undefined;
-      const nameStart = i;
-      const nameEnd = plainStringEnd(bytes, i);
-      if (nameEnd < 0) return undefined;
-      const index = fieldIndex(fields, bytes, nameStart, nameEnd);
-      if (index < 0 || index > 30 || (seen & (1 << index)) !== 0) return undefined;
-      seen |= 1 << index;
-      i = nameEnd + 1;
-      while (i < n && isSpace(bytes[i])) i++;
-      if (bytes[i++] !== 0x3a) return undefined; // :
-      while (i < n && isSpace(bytes[i])) i++;
-
-      // Its value: a string, a number or a literal.
-      const c = bytes[i];
-      if (c === QUOTE) {
-        const end = plainStringEnd(bytes, i + 1);
-        if (end < 0) return undefined;
-        out[fields[index]] = text(bytes, i + 1, end);
-        i = end + 1;
-      } else if (c === 0x2d || isDigit(c)) {
-        const end = numberEnd(bytes, i);
-        if (end < 0) return undefined;
-        out[fields[index]] = numberAt(bytes, i, end);
-        i = end;
-      } else if (literal(bytes, i, "true")) {
-        out[fields[index]] = true;
-        i += 4;
-      } else if (literal(bytes, i, "false")) {
-        out[fields[index]] = false;
-        i += 5;
-      } else if (literal(bytes, i, "null")) {
-        out[fields[index]] = null;
-        i += 4;
-      } else return undefined;
-
-      while (i < n && isSpace(bytes[i])) i++;
-      const next = bytes[i++];
-      if (next === 0x7d) break; // }
-      if (next !== 0x2c) return undefined; // ,
-      while (i < n && isSpace(bytes[i])) i++;
-    }
+  // Members in the payload's order, as JSON.parse makes them.
+  for (let position = 0, left = seen; left !== 0; position++, left &= left - 1) {
+    const k = objectOrder[position];
+    const from = objectFrom[k], to = objectTo[k];
+    const c = bytes[from];
+    out[fields[k]] = c === QUOTE ? text(bytes, from + 1, to - 1) : c === 0x74 // t
+      ? true
+      : c === 0x66 // f
+      ? false
+      : c === 0x6e // n
+      ? null
+      : numberAt(bytes, from, to);
   }
-  while (i < n && isSpace(bytes[i])) i++;
-  return i === n ? out : undefined;
+  return out;
 }
 
 /**
  * Where each field's value is in a flat object that has every one of `fields` once and nothing
  * else: for field k, `bytes[from[k], to[k])` is its JSON token (a string with its quotes, a number
- * or `null`). `order` holds, per position, the field found there last time: producers keep one
+ * or a literal). `order` holds, per position, the field found there last time: producers keep one
  * order, so each name is checked in one comparison. False for anything else — another field, a
- * missing or repeated one, an escape, another kind of value, bad JSON — which the caller leaves
- * to its general way.
+ * missing or repeated one, an escape, a nested value, bad JSON — which the caller leaves to its
+ * general way.
  */
 export function flatTokens(
   bytes: Uint8Array,
@@ -109,49 +89,73 @@ export function flatTokens(
   from: Int32Array,
   to: Int32Array,
 ): boolean {
+  return scanFlat(bytes, fields, order, from, to) === (1 << fields.length) - 1;
+}
+
+/**
+ * Scans a flat object of some of `fields` (each at most once; up to 31) in plain ASCII JSON:
+ * the bit mask of the fields present, their tokens in `from`/`to` and the field at each position
+ * in `order` (read first as the guess for that position); -1 when it is anything else.
+ */
+function scanFlat(
+  bytes: Uint8Array,
+  fields: readonly string[],
+  order: Int8Array,
+  from: Int32Array,
+  to: Int32Array,
+): number {
   const n = bytes.length;
   let seen = 0;
   let i = 0;
   while (i < n && isSpace(bytes[i])) i++;
-  if (bytes[i++] !== 0x7b) return false; // {
-  for (let position = 0;; position++) {
-    while (i < n && isSpace(bytes[i])) i++;
-    if (bytes[i++] !== QUOTE || position >= order.length) return false;
-    const nameEnd = plainStringEnd(bytes, i);
-    if (nameEnd < 0) return false;
-    let k = order[position];
-    if (k < 0 || !sameText(fields[k], bytes, i, nameEnd)) {
-      k = fieldIndex(fields, bytes, i, nameEnd);
-      if (k < 0) return false;
-      order[position] = k;
+  if (bytes[i++] !== 0x7b) return -1; // {
+  while (i < n && isSpace(bytes[i])) i++;
+  if (bytes[i] === 0x7d) i++; // {}
+  else {
+    for (let position = 0;; position++) {
+      // A field name: one of `fields`, once.
+      if (bytes[i++] !== QUOTE || position >= order.length) return -1;
+      const nameEnd = plainStringEnd(bytes, i);
+      if (nameEnd < 0) return -1;
+      let k = order[position];
+      if (k < 0 || k >= fields.length || !sameText(fields[k], bytes, i, nameEnd)) {
+        k = fieldIndex(fields, bytes, i, nameEnd);
+        if (k < 0 || k > 30) return -1;
+        order[position] = k;
+      }
+      if ((seen & (1 << k)) !== 0) return -1;
+      seen |= 1 << k;
+      i = nameEnd + 1;
+      while (i < n && isSpace(bytes[i])) i++;
+      if (bytes[i++] !== 0x3a) return -1; // :
+      while (i < n && isSpace(bytes[i])) i++;
+
+      // Its value: a string, a number or a literal.
+      const c = bytes[i];
+      let end: number;
+      if (c === QUOTE) {
+        end = plainStringEnd(bytes, i + 1);
+        if (end < 0) return -1;
+        end++;
+      } else if (c === 0x2d || isDigit(c)) {
+        end = numberEnd(bytes, i);
+        if (end < 0) return -1;
+      } else if (literal(bytes, i, "null") || literal(bytes, i, "true")) end = i + 4;
+      else if (literal(bytes, i, "false")) end = i + 5;
+      else return -1;
+      from[k] = i;
+      to[k] = end;
+      i = end;
+
+      while (i < n && isSpace(bytes[i])) i++;
+      const next = bytes[i++];
+      if (next === 0x7d) break; // }
+      if (next !== 0x2c) return -1; // ,
+      while (i < n && isSpace(bytes[i])) i++;
     }
-    if ((seen & (1 << k)) !== 0) return false;
-    seen |= 1 << k;
-    i = nameEnd + 1;
-    while (i < n && isSpace(bytes[i])) i++;
-    if (bytes[i++] !== 0x3a) return false; // :
-    while (i < n && isSpace(bytes[i])) i++;
-    const c = bytes[i];
-    let end: number;
-    if (c === QUOTE) {
-      end = plainStringEnd(bytes, i + 1);
-      if (end < 0) return false;
-      end++;
-    } else if (c === 0x2d || isDigit(c)) {
-      end = numberEnd(bytes, i);
-      if (end < 0) return false;
-    } else if (literal(bytes, i, "null")) end = i + 4;
-    else return false;
-    from[k] = i;
-    to[k] = end;
-    i = end;
-    while (i < n && isSpace(bytes[i])) i++;
-    const next = bytes[i++];
-    if (next === 0x7d) break; // }
-    if (next !== 0x2c) return false; // ,
   }
   while (i < n && isSpace(bytes[i])) i++;
-  return i === n && seen === (1 << fields.length) - 1;
+  return i === n ? seen : -1;
 }
 
 /** Where a string without escapes or non-ASCII ends (its closing quote), or -1. */

@@ -22,7 +22,17 @@
  * ```
  * @module
  */
-import { fieldIndex, flatTokens, isDigit, literal, numberAt, sameText, text } from "./flat_json.ts";
+import {
+  asciiBytes,
+  fieldIndex,
+  flatTokens,
+  isDigit,
+  literal,
+  numberAt,
+  sameBytes,
+  text,
+  textOr,
+} from "./flat_json.ts";
 import { INTERVALS } from "./intervals.ts";
 import { checkSchemaVersion, decodeBar, headerNames, inRecordYears, isSymbol } from "./record.ts";
 import { barDocument } from "./tables.ts";
@@ -84,9 +94,7 @@ const DOC_NAMES = Object.keys(
 );
 if (DOC_NAMES.length !== FIELDS.length) throw new Error("a bar's document and its fields differ");
 // What goes before each value in the document: `{"symbol":`, `,"interval":`, …
-const PREFIXES = DOC_NAMES.map((name, k) =>
-  Uint8Array.from(`${k === 0 ? "{" : ","}"${name}":`, (c) => c.charCodeAt(0))
-);
+const PREFIXES = DOC_NAMES.map((name, k) => asciiBytes(`${k === 0 ? "{" : ","}"${name}":`));
 const PREFIX_BYTES = PREFIXES.reduce((sum, p) => sum + p.length, 0);
 const SYMBOL = 0, INTERVAL = 1, START = 2, OPEN = 3, HIGH = 4, LOW = 5, CLOSE = 6, VOLUME = 7;
 const TRADES = 8;
@@ -116,9 +124,7 @@ export function readStoredBar(bytes: Uint8Array, key: string | null = null): Sto
 
   // symbol, interval, start: strings as decodeBar accepts them, start in its wire form.
   if (bytes[from[SYMBOL]] !== QUOTE || bytes[from[INTERVAL]] !== QUOTE) return undefined;
-  const symbol = key !== null && sameText(key, bytes, from[SYMBOL] + 1, to[SYMBOL] - 1)
-    ? key
-    : text(bytes, from[SYMBOL] + 1, to[SYMBOL] - 1);
+  const symbol = textOr(key, bytes, from[SYMBOL] + 1, to[SYMBOL] - 1);
   if (!isSymbol(symbol)) return undefined;
   const interval = intervalAt(bytes, from[INTERVAL] + 1, to[INTERVAL] - 1);
   if (interval === undefined) return undefined;
@@ -155,12 +161,6 @@ export function readStoredBar(bytes: Uint8Array, key: string | null = null): Sto
   }
   doc[at] = 0x7d; // }
   return { id: `${symbol}|${interval}|${lastStart}`, symbol, doc };
-}
-
-/** Whether `bytes` from `at` begin with all of `expected`. */
-function sameBytes(expected: Uint8Array, bytes: Uint8Array, at: number): boolean {
-  for (let m = expected.length - 1; m >= 0; m--) if (expected[m] !== bytes[at + m]) return false;
-  return true;
 }
 
 /** A finite number's value (NaN for null, a string, an overflow or a negative zero). */

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { flatTokens, isDigit, numberAt, sameText, text } from "./flat_json.ts";
+import { asciiBytes, flatTokens, isDigit, numberAt, sameBytes, textOr } from "./flat_json.ts";
 import {
   decodeInput,
   type Encoded,
@@ -36,11 +36,10 @@ import { Slab } from "./slab.ts";
 import { clockOf, isRealDay } from "./time.ts";
 import type { Tick } from "./types.ts";
 
-const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-const OPEN_BYTES = ascii('{"symbol":"');
-const TS_BYTES = ascii('","ts":"');
-const PRICE_BYTES = ascii('","price":');
-const SIZE_BYTES = ascii(',"size":');
+const OPEN_BYTES = asciiBytes('{"symbol":"');
+const TS_BYTES = asciiBytes('","ts":"');
+const PRICE_BYTES = asciiBytes('","price":');
+const SIZE_BYTES = asciiBytes(',"size":');
 const FIXED_BYTES = OPEN_BYTES.length + TS_BYTES.length + 24 + PRICE_BYTES.length +
   SIZE_BYTES.length + 1;
 const TICK_HEADERS = jsonHeaders("tick");
@@ -61,7 +60,7 @@ export function encodeTickBytes(t: Tick): Encoded {
   let name = symbolBytes.get(symbol);
   if (name === undefined) {
     if (symbolBytes.size >= 10_000) symbolBytes.clear();
-    name = plainAscii(symbol) ? ascii(symbol) : null;
+    name = plainAscii(symbol) ? asciiBytes(symbol) : null;
     symbolBytes.set(symbol, name);
   }
   if (
@@ -168,9 +167,7 @@ export function readTick(
   if (bytes[from[SYMBOL]] !== QUOTE || bytes[from[TS]] !== QUOTE) return undefined;
   if (!isNumber(bytes[from[PRICE]]) || !isNumber(bytes[from[SIZE]])) return undefined;
 
-  const symbol = key !== null && sameText(key, bytes, from[SYMBOL] + 1, to[SYMBOL] - 1)
-    ? key
-    : text(bytes, from[SYMBOL] + 1, to[SYMBOL] - 1);
+  const symbol = textOr(key, bytes, from[SYMBOL] + 1, to[SYMBOL] - 1);
   if (!isSymbol(symbol)) return undefined;
   const ts = wireTs(bytes, from[TS] + 1, to[TS] - 1);
   if (Number.isNaN(ts) || !inRecordYears(ts)) return undefined;
@@ -189,9 +186,7 @@ function wireTs(bytes: Uint8Array, start: number, end: number): number {
     end - start !== 24 || bytes[start + 10] !== 0x54 || bytes[start + 13] !== 0x3a ||
     bytes[start + 16] !== 0x3a || bytes[start + 19] !== 0x2e || bytes[start + 23] !== 0x5a
   ) return NaN;
-  let sameDay = !Number.isNaN(lastDayMs);
-  for (let m = 0; sameDay && m < 10; m++) sameDay = lastDay[m] === bytes[start + m];
-  if (!sameDay) {
+  if (Number.isNaN(lastDayMs) || !sameBytes(lastDay, bytes, start)) {
     if (bytes[start + 4] !== 0x2d || bytes[start + 7] !== 0x2d) return NaN;
     const year = digits(bytes, start, 4), month = digits(bytes, start + 5, 2);
     const day = digits(bytes, start + 8, 2);

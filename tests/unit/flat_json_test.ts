@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFlatObject } from "../../lib/market/flat_json.ts";
 import { encodeBar, encodeSourceBar, encodeTick, type IndicatorBar } from "../../lib/market/mod.ts";
-import { seededRandom } from "../support/seeded_random.ts";
+import { seededRandom } from "../../lib/market/synthetic.ts";
 
 const encoder = new TextEncoder();
 const fields = ["symbol", "ts", "price", "size", "ok"];

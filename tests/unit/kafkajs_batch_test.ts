@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { FetchBatch, offsetAtLeast } from "../../lib/connectors/kafka/kafkajs_batch.ts";
 import { kafkajsFile } from "../../lib/connectors/kafka/kafkajs_modules.ts";
-import { seededRandom } from "../support/seeded_random.ts";
+import { seededRandom } from "../../lib/market/synthetic.ts";
 
 // kafkajs' own batch, even when another test module has put ours in its place.
 const require = createRequire(import.meta.url);

@@ -10,7 +10,7 @@ import {
   storedBar,
 } from "../../lib/market/mod.ts";
 import { mutateFields } from "../support/mutated_json.ts";
-import { seededRandom } from "../support/seeded_random.ts";
+import { seededRandom } from "../../lib/market/synthetic.ts";
 
 const headers = { "schema-version": "1", "record-type": "bar-indicators" };
 const bytes = (s: string) => new TextEncoder().encode(s);
