@@ -21,13 +21,13 @@ import {
   database,
   InvalidRecord,
   jsonWire,
+  latestVersions,
   migrations,
-  type StoredBar,
   topics,
   type WireFormat,
 } from "../lib/market/mod.ts";
 import { openWire, recordFormatOptions } from "../lib/pipeline/wire.ts";
-import { defineWorker, type Message, name, run } from "../lib/runtime/mod.ts";
+import { defineWorker, name, run } from "../lib/runtime/mod.ts";
 
 const input = topicOption("BARS_TOPIC", "input topic of bars", topics.bars);
 // JSON, or Avro resolved to this sink's bar schema (RECORD_FORMAT; see setup).
@@ -76,12 +76,7 @@ export const sink = defineWorker({
 
   async handle(batch, { outputs, deadLetter }) {
     // A bar is republished while it is open; only its newest version in the batch is written.
-    const latest = new Map<string, Message<StoredBar>>();
-    for (const m of batch) {
-      latest.delete(m.value.id);
-      latest.set(m.value.id, m);
-    }
-    const messages = [...latest.values()];
+    const messages = latestVersions(batch, (m) => m.value.id);
     const docs = messages.map((m) => m.value);
 
     // The tables (one statement) and the index are independent writes of the same keys: at once.

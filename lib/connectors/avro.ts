@@ -21,39 +21,8 @@
  */
 import { Buffer } from "node:buffer";
 import avro from "avsc";
-import { oneOf, str } from "../runtime/config.ts";
 import { RecordError } from "../runtime/record_error.ts";
-import {
-  type Compatibility,
-  COMPATIBILITY_LEVELS,
-  type SchemaRegistry,
-} from "./schema_registry.ts";
-
-/** The options of a worker that reads or writes records as JSON or Avro. */
-export const recordFormatOptions = {
-  recordFormat: oneOf(
-    "RECORD_FORMAT",
-    "records on Kafka: json, or avro (Confluent wire format, schemas in the registry)",
-    ["json", "avro"] as const,
-    "json",
-  ),
-  schemaRegistryUrl: str(
-    "SCHEMA_REGISTRY_URL",
-    "Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)",
-    "http://127.0.0.1:8081/apis/ccompat/v7",
-  ),
-  schemaCompatibility: oneOf(
-    "SCHEMA_COMPATIBILITY",
-    "compatibility set on the subjects this worker registers",
-    COMPATIBILITY_LEVELS,
-    "BACKWARD",
-  ),
-  avroSchemas: str(
-    "AVRO_SCHEMAS",
-    "directory of the .avsc files (tick, source_bar, bar)",
-    "schemas",
-  ),
-};
+import type { Compatibility, SchemaRegistry } from "./schema_registry.ts";
 
 /** Reads `<dir>/<name>.avsc`. */
 export function readAvroSchema(dir: string, name: string): unknown {

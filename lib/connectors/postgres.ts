@@ -150,6 +150,28 @@ function insertFrom(t: UpsertTable): string {
     on conflict (${names.slice(0, t.keyCount).join(", ")}) ${onConflict}`;
 }
 
+// The statement of each list of tables upserted so far (a worker has one or two).
+const statements = new WeakMap<readonly UpsertTable[], string>();
+
+/** One statement upserting the rows of `$1` into every table of `tables`. */
+function upsertStatement(tables: readonly UpsertTable[]): string {
+  checkIdentifiers(tables);
+  const types = new Map<string, string>();
+  for (const [column, type] of tables.flatMap((t) => t.columns)) {
+    if (types.has(column) && types.get(column) !== type) {
+      throw new Error(`column ${column} has two types: ${types.get(column)} and ${type}`);
+    }
+    types.set(column, type);
+  }
+  const recordType = [...types].map(([column, type]) => `"${column}" ${type}`).join(", ");
+  const last = tables.length - 1;
+  return [
+    `with r as (select * from json_to_recordset($1::json) as r(${recordType}))`,
+    ...tables.slice(0, last).map((t, i) => `, w${i} as (${insertFrom(t)})`),
+    insertFrom(tables[last]),
+  ].join("\n");
+}
+
 /**
  * Inserts or updates `rows` in every table of `tables`, in one statement: the tables change
  * together or not at all. Rows with the same key in one call must already be deduplicated.
@@ -167,29 +189,21 @@ export async function upsert(
   rows: readonly (JsonPiece | Record<string, Cell>)[],
 ): Promise<void> {
   if (rows.length === 0 || tables.length === 0) return;
-  checkIdentifiers(tables);
-  const types = new Map<string, string>();
-  for (const [column, type] of tables.flatMap((t) => t.columns)) {
-    if (types.has(column) && types.get(column) !== type) {
-      throw new Error(`column ${column} has two types: ${types.get(column)} and ${type}`);
+  let sql = statements.get(tables);
+  if (sql === undefined) statements.set(tables, sql = upsertStatement(tables));
+  const texts = rows.map((row) =>
+    typeof row === "string" || row instanceof Uint8Array ? row : JSON.stringify(row)
+  );
+  const array = jsonBytes((w) => {
+    w.text("[");
+    for (let i = 0; i < texts.length; i++) {
+      if (i > 0) w.text(",");
+      w.piece(texts[i]);
     }
-    types.set(column, type);
-  }
-  const recordType = [...types].map(([column, type]) => `"${column}" ${type}`).join(", ");
-  const last = tables.length - 1;
-  const sql = [
-    `with r as (select * from json_to_recordset($1::json) as r(${recordType}))`,
-    ...tables.slice(0, last).map((t, i) => `, w${i} as (${insertFrom(t)})`),
-    insertFrom(tables[last]),
-  ].join("\n");
-  const pieces: JsonPiece[] = ["["];
-  for (const row of rows) {
-    if (pieces.length > 1) pieces.push(",");
-    pieces.push(typeof row === "string" || row instanceof Uint8Array ? row : JSON.stringify(row));
-  }
-  pieces.push("]");
+    w.text("]");
+  });
   // As bytes the parameter goes in binary format, which for json is its text.
-  await pool.query(sql, [jsonBytes(pieces)]);
+  await pool.query(sql, [array]);
 }
 
 /** The opened PostgreSQL output: the pool, and upserts. */

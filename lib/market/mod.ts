@@ -13,6 +13,7 @@ export * from "./synthetic.ts";
 export * from "./alphavantage_format.ts";
 export * from "./tables.ts";
 export * from "./stored_bar.ts";
+export * from "./latest_versions.ts";
 export * from "./tick_bytes.ts";
 export * from "./bar_query.ts";
 export * from "./time.ts";

@@ -110,10 +110,12 @@ const from = new Int32Array(FIELDS.length);
 const to = new Int32Array(FIELDS.length);
 // The field at each position of the last payload read.
 const order = new Int8Array(FIELDS.length).fill(-1);
-// The last `start` read, as bytes and text: a slice's bars share a few.
-const lastStartBytes = new Uint8Array(24);
-let lastStart = "";
-let lastStartTs = NaN;
+// Per interval, the last `start` read: as bytes, as its time, and the id's text after the symbol
+// (`|1m|2024-01-02T14:30:00.000Z`). A slice's bars of one interval share a few starts, and its
+// intervals interleave.
+const lastStartBytes = INTERVALS.map(() => new Uint8Array(24));
+const lastStartTs = INTERVALS.map(() => NaN);
+const idSuffix = INTERVALS.map(() => "");
 
 /**
  * The stored form read from the bytes, or undefined when the general way must decide. `key` is
@@ -126,25 +128,35 @@ export function readStoredBar(bytes: Uint8Array, key: string | null = null): Sto
   if (bytes[from[SYMBOL]] !== QUOTE || bytes[from[INTERVAL]] !== QUOTE) return undefined;
   const symbol = textOr(key, bytes, from[SYMBOL] + 1, to[SYMBOL] - 1);
   if (!isSymbol(symbol)) return undefined;
-  const interval = intervalAt(bytes, from[INTERVAL] + 1, to[INTERVAL] - 1);
-  if (interval === undefined) return undefined;
+  const interval = fieldIndex(INTERVALS, bytes, from[INTERVAL] + 1, to[INTERVAL] - 1);
+  if (interval < 0) return undefined;
   // "YYYY-MM-DDThh:mm:ss.sssZ", the only form whose text the document can keep as it is.
   const s = from[START];
   if (to[START] - s !== 26 || bytes[s] !== QUOTE || bytes[s + 24] !== 0x5a) return undefined;
-  if (!sameBytes(lastStartBytes, bytes, s + 1)) {
-    lastStart = text(bytes, s + 1, s + 25);
-    lastStartTs = parseIsoTime(lastStart);
-    lastStartBytes.set(bytes.subarray(s + 1, s + 25));
+  if (!sameBytes(lastStartBytes[interval], bytes, s + 1)) {
+    const start = text(bytes, s + 1, s + 25);
+    lastStartTs[interval] = parseIsoTime(start);
+    lastStartBytes[interval].set(bytes.subarray(s + 1, s + 25));
+    idSuffix[interval] = `|${INTERVALS[interval]}|${start}`;
   }
-  if (Number.isNaN(lastStartTs) || !inRecordYears(lastStartTs)) return undefined;
+  const ts = lastStartTs[interval];
+  if (Number.isNaN(ts) || !inRecordYears(ts)) return undefined;
 
   // Prices positive, low ≤ open, close ≤ high, volume ≥ 0; trades plain digits or null; the
   // indicators finite or null. Nothing negative-zero: JSON.stringify would write it as 0.
-  const open = price(bytes, OPEN), high = price(bytes, HIGH), low = price(bytes, LOW);
-  const close = price(bytes, CLOSE);
-  if (!(open > 0 && high > 0 && low > 0 && close > 0)) return undefined;
-  if (high < low || open < low || open > high || close < low || close > high) return undefined;
-  if (!(price(bytes, VOLUME) >= 0)) return undefined;
+  // Prices in plain decimals are compared as decimals, digit by digit: no number read (most
+  // have 17 digits, past the exact fast path). Rounding to a double keeps their order, so what
+  // holds here holds for the values decodeBar reads; the rest (an exponent, a sign, an order
+  // that holds only after rounding) goes the general way.
+  for (let k = OPEN; k <= CLOSE; k++) if (!positiveDecimal(bytes, k)) return undefined;
+  if (!isDigit(bytes[from[VOLUME]]) || !finiteOrNull(bytes, from[VOLUME], to[VOLUME])) {
+    return undefined;
+  }
+  if (
+    compare(bytes, HIGH, LOW) < 0 || compare(bytes, OPEN, LOW) < 0 ||
+    compare(bytes, OPEN, HIGH) > 0 || compare(bytes, CLOSE, LOW) < 0 ||
+    compare(bytes, CLOSE, HIGH) > 0
+  ) return undefined;
   if (!plainCount(bytes, from[TRADES], to[TRADES])) return undefined;
   for (let k = TRADES + 1; k < FIELDS.length; k++) {
     if (!finiteOrNull(bytes, from[k], to[k])) return undefined;
@@ -160,16 +172,47 @@ export function readStoredBar(bytes: Uint8Array, key: string | null = null): Sto
     for (let m = from[k]; m < to[k]; m++) doc[at++] = bytes[m];
   }
   doc[at] = 0x7d; // }
-  return { id: `${symbol}|${interval}|${lastStart}`, symbol, doc };
+  return { id: symbol + idSuffix[interval], symbol, doc };
 }
 
-/** A finite number's value (NaN for null, a string, an overflow or a negative zero). */
-function price(bytes: Uint8Array, k: number): number {
-  const c = bytes[from[k]];
-  if (c !== 0x2d && !isDigit(c)) return NaN;
-  const value = numberAt(bytes, from[k], to[k]);
-  if (!Number.isFinite(value) || (value === 0 && c === 0x2d)) return NaN;
-  return value;
+/**
+ * Whether field k is a decimal in plain digits (no sign, no exponent) of under 300 characters with
+ * a digit other than 0: finite and positive as a double too.
+ */
+function positiveDecimal(bytes: Uint8Array, k: number): boolean {
+  const start = from[k], end = to[k];
+  if (end - start >= 300) return false;
+  let nonZero = false;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c > 0x30 && c <= 0x39) nonZero = true;
+    else if (c !== 0x30 && c !== 0x2e) return false;
+  }
+  return nonZero;
+}
+
+/** The order of the plain decimals of fields a and b: below, at or above 0 as a <, =, > b. */
+function compare(bytes: Uint8Array, a: number, b: number): number {
+  const a0 = from[a], a1 = to[a], b0 = from[b], b1 = to[b];
+  const aPoint = pointOf(bytes, a0, a1), bPoint = pointOf(bytes, b0, b1);
+  // JSON writes no leading zero: the longer whole part is the greater.
+  if (aPoint - a0 !== bPoint - b0) return (aPoint - a0) - (bPoint - b0);
+  for (let i = 0; i < aPoint - a0; i++) {
+    const d = bytes[a0 + i] - bytes[b0 + i];
+    if (d !== 0) return d;
+  }
+  // The fractions, the shorter one read on with zeros.
+  for (let x = aPoint + 1, y = bPoint + 1; x < a1 || y < b1; x++, y++) {
+    const d = (x < a1 ? bytes[x] : 0x30) - (y < b1 ? bytes[y] : 0x30);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Where the decimal point of `bytes[start, end)` is (`end` when it has none). */
+function pointOf(bytes: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (bytes[i] === 0x2e) return i;
+  return end;
 }
 
 /** null, or a whole number in plain digits that is a safe integer. */
@@ -197,10 +240,4 @@ function finiteOrNull(bytes: Uint8Array, start: number, end: number): boolean {
   if (c === 0x2d && !nonZero) return false;
   // Without an exponent a number of fewer than 309 digits is finite; with one, read it.
   return exponent ? Number.isFinite(numberAt(bytes, start, end)) : end - start < 300;
-}
-
-/** The interval named by `bytes[start, end)`, or undefined. */
-function intervalAt(bytes: Uint8Array, start: number, end: number) {
-  const k = fieldIndex(INTERVALS, bytes, start, end);
-  return k < 0 ? undefined : INTERVALS[k];
 }

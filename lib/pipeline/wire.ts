@@ -14,13 +14,35 @@
  * ```
  * @module
  */
-import { AvroSubject, readAvroSchema } from "../connectors/avro.ts";
-import { schemaRegistry } from "../connectors/schema_registry.ts";
+import { COMPATIBILITY_LEVELS, schemaRegistry } from "../connectors/schema_registry.ts";
 import { avroWire, jsonWire, type WireFormat } from "../market/wire_format.ts";
-import { ConfigError, type OptionValues } from "../runtime/config.ts";
-import type { recordFormatOptions } from "../connectors/avro.ts";
+import { ConfigError, oneOf, type OptionValues, str } from "../runtime/config.ts";
 
-export { recordFormatOptions } from "../connectors/avro.ts";
+/** The options of a worker that reads or writes records as JSON or Avro. */
+export const recordFormatOptions = {
+  recordFormat: oneOf(
+    "RECORD_FORMAT",
+    "records on Kafka: json, or avro (Confluent wire format, schemas in the registry)",
+    ["json", "avro"] as const,
+    "json",
+  ),
+  schemaRegistryUrl: str(
+    "SCHEMA_REGISTRY_URL",
+    "Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)",
+    "http://127.0.0.1:8081/apis/ccompat/v7",
+  ),
+  schemaCompatibility: oneOf(
+    "SCHEMA_COMPATIBILITY",
+    "compatibility set on the subjects this worker registers",
+    COMPATIBILITY_LEVELS,
+    "BACKWARD",
+  ),
+  avroSchemas: str(
+    "AVRO_SCHEMAS",
+    "directory of the .avsc files (tick, source_bar, bar)",
+    "schemas",
+  ),
+};
 
 /** The resolved values of `recordFormatOptions`. */
 export type RecordFormat = OptionValues<typeof recordFormatOptions>;
@@ -31,7 +53,7 @@ export interface TopicUse {
   writes?: boolean;
 }
 
-function schemaFiles(dir: string) {
+function schemaFiles(dir: string, readAvroSchema: (dir: string, name: string) => unknown) {
   try {
     return {
       // The ticks topic carries ticks and source bars: its value schema is their union.
@@ -51,8 +73,10 @@ export async function openWire(
   topics: { input?: TopicUse; bars?: TopicUse },
 ): Promise<WireFormat> {
   if (options.recordFormat === "json") return jsonWire;
+  // The Avro codec (avsc, a few MiB of heap that every full collection marks) only for Avro.
+  const { AvroSubject, readAvroSchema } = await import("../connectors/avro.ts");
   const registry = schemaRegistry(options.schemaRegistryUrl);
-  const schemas = schemaFiles(options.avroSchemas);
+  const schemas = schemaFiles(options.avroSchemas, readAvroSchema);
   const open = (use: TopicUse | undefined, schema: unknown) =>
     use &&
     AvroSubject.open(

@@ -238,3 +238,46 @@ Deno.test("stored bar: 20,000 mutated bars get the general way's document or err
   // Both ways are exercised, or the comparison proves little.
   assert.ok(fast > 2_000 && fast < 18_000, `${fast} read from bytes`);
 });
+
+Deno.test("stored bar: prices compared digit by digit decide as their doubles do", () => {
+  const withPrices = (open: string, high: string, low: string, close: string) =>
+    [["open", open], ["high", high], ["low", low], ["close", close]].reduce(
+      (text, [name, raw]) => text.replace(new RegExp(`"${name}":[^,]*`), `"${name}":${raw}`),
+      payload,
+    );
+  // Equal texts, trailing zeros, whole parts of other lengths, and 17–20 digits that differ only
+  // past what a double keeps.
+  const pool = [
+    "1455.22",
+    "1455.220",
+    "1455.2200000000000001",
+    "1455.2199999999999999",
+    "1455.21",
+    "1455",
+    "999.99",
+    "10000",
+    "0.5",
+    "0.50001",
+    "1478",
+    "1478.0",
+    "1438.36",
+  ];
+  const rnd = seededRandom(20261208);
+  const pick = () => pool[Math.floor(rnd() * pool.length)];
+  let accepted = 0, refused = 0;
+  for (let n = 0; n < 5_000; n++) {
+    const text = withPrices(pick(), pick(), pick(), pick());
+    const expected = general(text);
+    if (typeof expected === "string") refused++;
+    else accepted++;
+    assert.deepEqual(stored(text), expected, text);
+  }
+  assert.ok(accepted > 100 && refused > 100, `${accepted} accepted, ${refused} refused`);
+  // Above the high as decimals, equal to it as doubles: the general way, which accepts it.
+  const rounded = withPrices("1455.2200000000000001", "1455.22", "1400", "1455.22");
+  assert.equal(readStoredBar(bytes(rounded)), undefined);
+  assert.equal(typeof general(rounded), "object");
+  assert.deepEqual(stored(rounded), general(rounded));
+  // Equal as decimals with trailing zeros: read from the bytes.
+  assert.ok(readStoredBar(bytes(withPrices("1478.0", "1478", "1400.00", "1478.000"))));
+});
