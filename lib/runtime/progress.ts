@@ -29,7 +29,6 @@ export function createProgress(
   const everyMs = opts.everyMs ?? (tty ? 200 : 5000);
   const started = performance.now();
   let count = 0;
-  let shown = started;
   const encoder = new TextEncoder();
   const render = (final: boolean) => {
     const seconds = (performance.now() - started) / 1000;
@@ -52,15 +51,22 @@ export function createProgress(
       });
     }
   };
+  // A timer marks each period as due rather than add() reading the clock: at a few hundred
+  // thousand records a second, a reading a record was 3% of an ingest's CPU. Unreferenced, it
+  // never keeps the process alive.
+  let due = false;
+  const timer = setInterval(() => (due = true), everyMs);
+  Deno.unrefTimer(timer);
   return {
     add(n) {
       count += n;
-      const now = performance.now();
-      if (now - shown >= everyMs) {
-        shown = now;
-        render(false);
-      }
+      if (!due) return;
+      due = false;
+      render(false);
     },
-    done: () => render(true),
+    done: () => {
+      clearInterval(timer);
+      render(true);
+    },
   };
 }
