@@ -104,3 +104,75 @@ Deno.test("provisional values of an open bar equal the final values once it clos
     "computing indicators does not change the state",
   );
 });
+
+/** indicatorsFor as it was first written: the next state built by advance(), its windows sliced. */
+function slicedIndicators(
+  s: ReturnType<typeof newIndicatorState>,
+  close: number,
+  periods: IndicatorPeriods,
+  perYear: number | null,
+): Indicators {
+  const mean = (v: number[]) => v.reduce((sum, x) => sum + x, 0) / v.length;
+  const std = (v: number[]) => {
+    if (v.length < 2) return null;
+    const m = mean(v);
+    return Math.sqrt(v.reduce((sq, x) => sq + (x - m) * (x - m), 0) / (v.length - 1));
+  };
+  const next = advance(s, close, periods);
+  const prev = s.closes.length > 0 ? s.closes[s.closes.length - 1] : null;
+  const window = (n: number) => next.count >= n ? next.closes.slice(-n) : null;
+  const smaWindow = window(periods.sma);
+  const zWindow = window(periods.zscore);
+  let zscore: number | null = null;
+  if (zWindow) {
+    const sd = std(zWindow);
+    if (sd !== null && sd > 0) zscore = (close - mean(zWindow)) / sd;
+  }
+  let volatility: number | null = null;
+  if (next.logRets.length >= periods.volatility && next.count > periods.volatility) {
+    const sd = std(next.logRets.slice(-periods.volatility));
+    if (sd !== null) volatility = perYear === null ? sd : sd * Math.sqrt(perYear);
+  }
+  const rsi = next.avgGain !== null && next.avgLoss !== null
+    ? (next.avgGain + next.avgLoss === 0 ? 0 : (100 * next.avgGain) / (next.avgGain + next.avgLoss))
+    : null;
+  return {
+    ret: prev === null ? null : close / prev - 1,
+    logRet: prev === null ? null : Math.log(close / prev),
+    sma: smaWindow ? mean(smaWindow) : null,
+    ema: next.ema,
+    rsi,
+    volatility,
+    zscore,
+  };
+}
+
+Deno.test("an open bar's indicators are, bit for bit, those of the next state's sliced windows", () => {
+  let seed = 20261207;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let round = 0; round < 200; round++) {
+    const periods = p({
+      sma: 1 + Math.floor(rnd() * 25),
+      ema: 1 + Math.floor(rnd() * 25),
+      rsi: 1 + Math.floor(rnd() * 20),
+      volatility: 1 + Math.floor(rnd() * 25),
+      zscore: 1 + Math.floor(rnd() * 25),
+    });
+    const perYear = rnd() < 0.5 ? null : 252;
+    let state = newIndicatorState();
+    let price = 50 + rnd() * 100;
+    for (let bar = 0; bar < 60; bar++) {
+      // Flat runs too: no spread, no gains or losses.
+      price = rnd() < 0.2 ? price : price * (1 + (rnd() - 0.5) / 20);
+      for (let version = 0; version < 3; version++) {
+        const close = version === 2 ? price : price * (1 + (rnd() - 0.5) / 100);
+        assert.deepEqual(
+          indicatorsFor(state, close, periods, perYear),
+          slicedIndicators(state, close, periods, perYear),
+          `round ${round}, bar ${bar}`,
+        );
+      }
+      state = advance(state, price, periods);
+    }
+  }
+});
