@@ -17,7 +17,7 @@ import { type OptionSpec, secret, str } from "../runtime/config.ts";
 import { backoffDelay, sleep } from "../runtime/retry.ts";
 import type { OutputSpec } from "../runtime/define.ts";
 import { acknowledged } from "../runtime/lineage.ts";
-import { jsonBytes, type JsonPiece } from "./json_bytes.ts";
+import { jsonBytes, type JsonPiece, jsonPiece } from "./json_bytes.ts";
 
 export const elasticsearchOptions = {
   elasticsearchUrl: str("ELASTICSEARCH_URL", "Elasticsearch URL", "http://127.0.0.1:9200"),
@@ -37,7 +37,7 @@ export interface ElasticsearchConnection {
 
 // A bulk answer filtered as bulkIndex asks begins with `errors`; when that is false every item
 // succeeded and none need be read. Most answers are such, and parsing their thousands of item
-// statuses was a twentieth of all the sink allocated. Any other answer is parsed as usual.
+// statuses was 3% of all the sink allocated. Any other answer is parsed as usual.
 const ALL_SUCCEEDED = '{"errors":false';
 
 class BulkAnswerSerializer extends Serializer {
@@ -105,9 +105,7 @@ export async function bulkIndex(
   // The bulk body is made here, each document serialized once (the client would serialize every
   // action and document again on each attempt); a document given as bytes is copied in as it is.
   const target = Buffer.from(`{"index":{"_index":${JSON.stringify(index)},"_id":`);
-  const bodies = docs.map(({ doc }) =>
-    typeof doc === "string" || doc instanceof Uint8Array ? doc : JSON.stringify(doc)
-  );
+  const bodies = docs.map(({ doc }) => jsonPiece(doc));
   let pending = docs.map((_, i) => i);
   for (let attempt = 1; pending.length > 0; attempt++) {
     const body = jsonBytes((w) => {

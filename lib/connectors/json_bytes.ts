@@ -25,6 +25,11 @@ import { Buffer } from "node:buffer";
 /** A piece of JSON: text (written as UTF-8) or bytes. */
 export type JsonPiece = string | Uint8Array;
 
+/** A JSON value as a piece: text or bytes as they are, anything else serialized. */
+export function jsonPiece(value: JsonPiece | object): JsonPiece {
+  return typeof value === "string" || value instanceof Uint8Array ? value : JSON.stringify(value);
+}
+
 /** What a body's description writes, in order. */
 export interface JsonWriter {
   /** JSON text or bytes, as they are. */

@@ -18,7 +18,7 @@ import pg from "pg";
 import { bool, secret, str } from "../runtime/config.ts";
 import type { OutputSpec } from "../runtime/define.ts";
 import { acknowledged } from "../runtime/lineage.ts";
-import { jsonBytes, type JsonPiece } from "./json_bytes.ts";
+import { jsonBytes, type JsonPiece, jsonPiece } from "./json_bytes.ts";
 
 /** Where a worker's database is unless configured: its URL and the file of its password. */
 export interface PostgresDefaults {
@@ -191,9 +191,7 @@ export async function upsert(
   if (rows.length === 0 || tables.length === 0) return;
   let sql = statements.get(tables);
   if (sql === undefined) statements.set(tables, sql = upsertStatement(tables));
-  const texts = rows.map((row) =>
-    typeof row === "string" || row instanceof Uint8Array ? row : JSON.stringify(row)
-  );
+  const texts = rows.map(jsonPiece);
   const array = jsonBytes((w) => {
     w.text("[");
     for (let i = 0; i < texts.length; i++) {
