@@ -11,6 +11,9 @@ import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
 import { parseCommandLine } from "../../lib/runtime/cli.ts";
 import { loadComposeEnv } from "../../tests/support/env_file.ts";
 import { type Stopped, stoppedLine, taskArgs } from "../../tests/support/workers.ts";
+import { cpuOf, type SteadyWindow } from "./steady.ts";
+
+export { cpuOf };
 
 export const root = new URL("../../", import.meta.url).pathname;
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
@@ -72,24 +75,12 @@ export interface Proc {
   cpuSeconds: number;
 }
 
-const clockTicks = 100; // USER_HZ on Linux
-
-/** utime + stime of a process in seconds, from /proc/<pid>/stat (fields 14 and 15). */
-export function cpuOf(pid: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return undefined; // exited
-  }
-}
-
 /** Runs a command, sampling its resident memory and CPU every 100 ms (peak RSS, last CPU). */
 export async function measure(
   cmd: string,
   args: string[],
   extraEnv: Record<string, string> = {},
+  window?: SteadyWindow,
 ): Promise<Proc> {
   const started = performance.now();
   const child = new Deno.Command(cmd, {
@@ -99,6 +90,7 @@ export async function measure(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  window?.pids.push(child.pid);
   let peak = 0;
   let cpu = 0;
   const sample = () => {
@@ -127,21 +119,34 @@ export interface WorkerRun extends Proc {
   stopped: Stopped;
 }
 
-/** Runs a worker's task to its end with `flags` and `env`, JSON logs at info. */
+/**
+ * Runs a worker's task to its end with `flags` and `env`, JSON logs at info; its CPU sampled into
+ * `window` too, if given.
+ */
 export async function worker(
   name: string,
   flagsList: string[],
   e: Record<string, string>,
+  window?: SteadyWindow,
 ): Promise<WorkerRun> {
   const proc = await measure(deno, [...taskArgs(name), ...flagsList], {
     HTTP_PORT: "0",
     LOG_LEVEL: "info",
     LOG_FORMAT: "json",
     ...e,
-  });
+  }, window);
   const stopped = stoppedLine(proc.out.split("\n"));
   if (!stopped) throw new Error(`${name} logged no stopped line:\n${proc.out.slice(-2000)}`);
   return { ...proc, stopped };
+}
+
+/** Records the group has committed on `topic`, over all its partitions. */
+export async function committedOf(group: string, topic: string): Promise<number> {
+  let committed = 0n;
+  for (const p of (await partitionPositions(kafka, topic, group)).values()) {
+    if (p.committed > 0n) committed += p.committed;
+  }
+  return Number(committed);
 }
 
 /** Records the group has not committed yet on `topic`. */

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  committedOf,
   createTopic,
   type Figures,
   fresh,
@@ -18,6 +19,7 @@ import {
   synthetic,
   worker,
 } from "./harness.ts";
+import { SteadyWindow } from "./steady.ts";
 
 /** Rows in the bars table of a run's database. */
 const storedBars = async (postgresUrl: string) =>
@@ -33,6 +35,8 @@ interface Run {
   sinkEsDocs: number;
   e2e: number;
   cpu: { ingest: number; transform: number; sink: number };
+  /** µs CPU a record between 10% and 90% of the drain (start-up left out) */
+  steadyCpu: { transform: number; sink: number };
   drain: { transform: number; sink: number };
   rss: Record<string, number>;
 }
@@ -45,8 +49,11 @@ export async function sequential(): Promise<{ figures: Figures; ticksTopic: stri
   for (let i = 0; i < settings.runs; i++) {
     const e = await freshPipeline();
     const ing = await worker("ingest", synthetic(ticks), e);
-    const tr = await worker("transform", ["--once"], e);
-    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
+    const trWindow = new SteadyWindow(() => committedOf(e.CONSUMER_GROUP, e.TICKS_TOPIC));
+    const tr = await worker("transform", ["--once"], e, trWindow);
+    const sinkGroup = fresh("group");
+    const skWindow = new SteadyWindow(() => committedOf(sinkGroup, e.BARS_TOPIC));
+    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: sinkGroup }, skWindow);
     const stored = await storedBars(e.POSTGRES_URL);
     const written = sk.stopped.recordsOut;
     const pgRows = (written["postgres:bars"] ?? 0) + (written["postgres:indicators"] ?? 0);
@@ -54,6 +61,7 @@ export async function sequential(): Promise<{ figures: Figures; ticksTopic: stri
     const seconds = (w: typeof ing) => w.stopped.runSeconds ?? w.seconds;
     const drain = { transform: seconds(tr), sink: seconds(sk) };
     const barsOut = sk.stopped.recordsIn;
+    const steadyCpu = { transform: await trWindow.stop(ticks), sink: await skWindow.stop(barsOut) };
     const micros = (w: typeof ing, records: number) =>
       ((w.stopped.cpuSeconds ?? w.cpuSeconds) / records) * 1e6;
     runs.push({
@@ -66,14 +74,18 @@ export async function sequential(): Promise<{ figures: Figures; ticksTopic: stri
       sinkEsDocs: esDocs / drain.sink,
       e2e: ticks / (ing.seconds + tr.seconds + sk.seconds),
       cpu: { ingest: micros(ing, ticks), transform: micros(tr, ticks), sink: micros(sk, barsOut) },
+      steadyCpu,
       drain,
       rss: { ingest: ing.peakRssMb, transform: tr.peakRssMb, sink: sk.peakRssMb },
     });
     const r = runs.at(-1)!;
     say(
       `ours run ${i + 1}: ingest ${r.ingest.toFixed(0)}/s (${r.cpu.ingest.toFixed(1)} µs CPU), ` +
-        `transform ${r.transform.toFixed(0)} ticks/s (${r.cpu.transform.toFixed(1)} µs), ` +
-        `sink ${r.sink.toFixed(0)} bars/s (${r.cpu.sink.toFixed(1)} µs a bar version): ` +
+        `transform ${r.transform.toFixed(0)} ticks/s (${r.cpu.transform.toFixed(1)} µs; ` +
+        `${r.steadyCpu.transform.toFixed(1)} past start-up), sink ${r.sink.toFixed(0)} bars/s ` +
+        `(${r.cpu.sink.toFixed(1)} µs a bar version; ${
+          r.steadyCpu.sink.toFixed(1)
+        } past start-up): ` +
         `${r.sinkPgRows.toFixed(0)} PostgreSQL rows/s, ${r.sinkEsDocs.toFixed(0)} ES docs/s ` +
         `(${stored} bars), e2e ${r.e2e.toFixed(0)} ticks/s`,
     );
@@ -84,6 +96,14 @@ export async function sequential(): Promise<{ figures: Figures; ticksTopic: stri
     cpuIngest: of((r) => r.cpu.ingest, "µs CPU a record (the run's window, from the worker)"),
     cpuTransform: of((r) => r.cpu.transform, "µs CPU a tick (drain window)"),
     cpuSink: of((r) => r.cpu.sink, "µs CPU a bar version consumed (drain window, both stores)"),
+    cpuTransformSteady: of(
+      (r) => r.steadyCpu.transform,
+      "µs CPU a tick between 10% and 90% committed (/proc, start-up left out)",
+    ),
+    cpuSinkSteady: of(
+      (r) => r.steadyCpu.sink,
+      "µs CPU a bar version between 10% and 90% committed (/proc, start-up left out)",
+    ),
     ingest: of((r) => r.ingest, `records/s (producer: ${settings.producer})`),
     transform: of((r) => r.transform, "ticks/s (drain, start-up excluded)"),
     transformBarsOut: of((r) => r.barsOut, "bar versions published"),
@@ -120,8 +140,11 @@ export async function sp500Replay(): Promise<Figures> {
   const sp500Replay = await repeat("S&P 500 replay", "s (ingest+transform+sink)", async () => {
     const e = await freshPipeline();
     const ing = await worker("ingest", [], e);
-    const tr = await worker("transform", ["--once"], e);
-    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
+    const trWindow = new SteadyWindow(() => committedOf(e.CONSUMER_GROUP, e.TICKS_TOPIC));
+    const tr = await worker("transform", ["--once"], e, trWindow);
+    const sinkGroup = fresh("group");
+    const skWindow = new SteadyWindow(() => committedOf(sinkGroup, e.BARS_TOPIC));
+    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: sinkGroup }, skWindow);
     const stored = await storedBars(e.POSTGRES_URL);
     if (stored !== 6408) throw new Error(`S&P 500 replay stored ${stored} bars, expected 6408`);
     return ing.seconds + tr.seconds + sk.seconds;

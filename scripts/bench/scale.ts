@@ -10,6 +10,7 @@
 import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
 import { taskArgs, waitReady } from "../../tests/support/workers.ts";
 import {
+  committedOf,
   cpuOf,
   createTopic,
   deno,
@@ -28,6 +29,7 @@ import {
   synthetic,
   worker,
 } from "./harness.ts";
+import { SteadyWindow } from "./steady.ts";
 
 /** Replicas ×1 and ×2: steady ticks/s and CPU a tick (all replicas' CPU over all ticks). */
 export async function scaleOut(): Promise<Figures> {
@@ -43,6 +45,9 @@ export async function scaleOut(): Promise<Figures> {
   const biggest = Math.max(...[...positions.values()].map((p) => Number(p.high))) / ticks;
 
   const cpu: Record<number, number[]> = { 1: [], 2: [] };
+  // The same over the window the rate is read in (10% to 90% committed): each replica's start-up
+  // and the group's joining are once a process, not a tick.
+  const steadyCpu: Record<number, number[]> = { 1: [], 2: [] };
   // What the broker took of the machine while the replicas ran (its JVM's CPU over the run's wall
   // time and all cores): the replicas share the two cores with it.
   const brokerPid = Number(Deno.readTextFileSync(`${root}.native/kafka/pid`).trim());
@@ -62,8 +67,10 @@ export async function scaleOut(): Promise<Figures> {
     let done = false;
     const brokerBefore = cpuOf(brokerPid) ?? NaN;
     const started = performance.now();
-    const all = Promise.all(Array.from({ length: n }, () => worker("transform", ["--once"], e)))
-      .finally(() => (done = true));
+    const window = new SteadyWindow(() => committedOf(e.CONSUMER_GROUP, topic));
+    const all = Promise.all(
+      Array.from({ length: n }, () => worker("transform", ["--once"], e, window)),
+    ).finally(() => (done = true));
     const marks: number[] = [];
     while (!done && marks.length < 2) {
       const consumed = ticks - await lagOf(e.CONSUMER_GROUP, topic).catch(() => ticks);
@@ -76,6 +83,7 @@ export async function scaleOut(): Promise<Figures> {
     brokerShare[n].push((((cpuOf(brokerPid) ?? NaN) - brokerBefore) / (wall * cores)) * 100);
     const cpuSeconds = runs.reduce((sum, r) => sum + (r.stopped.cpuSeconds ?? r.cpuSeconds), 0);
     cpu[n].push((cpuSeconds / ticks) * 1e6);
+    steadyCpu[n].push(await window.stop(ticks));
     return marks.length === 2 ? (0.8 * ticks) / ((marks[1] - marks[0]) / 1000) : NaN;
   };
   const steady = "ticks/s between 10% and 90% committed";
@@ -83,13 +91,16 @@ export async function scaleOut(): Promise<Figures> {
   const transform2 = await repeat("transform x2", steady, () => replicas(2));
   // Each run drains a ×1 run's bars into a fresh database and index.
   const sinkCpu: number[] = [];
+  const sinkSteadyCpu: number[] = [];
   const sinkLong = await repeat("sink, long drain", "bars stored/s (drain)", async () => {
     const e: Record<string, string> = {
       ...await freshPipeline(),
       BARS_TOPIC: barsTopics[sinkCpu.length],
     };
-    const sk = await worker("sink", ["--once"], e);
+    const window = new SteadyWindow(() => committedOf(e.CONSUMER_GROUP, e.BARS_TOPIC));
+    const sk = await worker("sink", ["--once"], e, window);
     sinkCpu.push(((sk.stopped.cpuSeconds ?? sk.cpuSeconds) / sk.stopped.recordsIn) * 1e6);
+    sinkSteadyCpu.push(await window.stop(sk.stopped.recordsIn));
     const stored = Number(await psql("select count(*) from bars", e.POSTGRES_URL));
     return stored / (sk.stopped.runSeconds ?? sk.seconds);
   });
@@ -99,8 +110,17 @@ export async function scaleOut(): Promise<Figures> {
     transform2,
     cpuTransform1: stat(cpu[1], "µs CPU a tick, one replica (its run window)"),
     cpuTransform2: stat(cpu[2], "µs CPU a tick, two replicas together"),
+    cpuTransform1Steady: stat(steadyCpu[1], "µs CPU a tick, one replica, 10%–90% committed"),
+    cpuTransform2Steady: stat(
+      steadyCpu[2],
+      "µs CPU a tick, two replicas together, 10%–90% committed",
+    ),
     sinkLong,
     cpuSinkLong: stat(sinkCpu, "µs CPU a bar version consumed, sink's long drain (200 symbols)"),
+    cpuSinkLongSteady: stat(
+      sinkSteadyCpu,
+      "µs CPU a bar version, sink's long drain, 10%–90% committed",
+    ),
     brokerShare1: stat(
       brokerShare[1],
       `% of the ${cores} cores the Kafka broker took, one replica`,
