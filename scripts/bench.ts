@@ -10,7 +10,7 @@
  *   deno task bench --soak [minutes]   the pipeline for a long time at 50% load (default 30)
  */
 import { avroAgainstJson } from "./bench/formats.ts";
-import { deno, env, type Figures, measure, say, settings } from "./bench/harness.ts";
+import { deno, env, type Figures, measure, positions, say, settings } from "./bench/harness.ts";
 import { elasticsearchBulk, kafkaJava, postgresCopy } from "./bench/limits.ts";
 import { latencyUnderLoad } from "./bench/latency.ts";
 import { otherProducer, sequential, sp500Replay } from "./bench/pipeline.ts";
@@ -33,6 +33,7 @@ if (settings.soakMinutes) {
   await Deno.writeTextFile(new URL("soak.md", dir), soakTable(result));
   const plot = await plotSoak(new URL("soak.csv", dir).pathname, new URL("soak.png", dir).pathname);
   console.log(soakTable(result) + (plot ? "\nchart: bench/soak.png\n" : ""));
+  await positions.close();
   Deno.exit(result.passed ? 0 : 1);
 }
 
@@ -154,6 +155,7 @@ await Deno.writeTextFile(
 );
 await Deno.writeTextFile(new URL(`${out}.md`, import.meta.url), table + "\n");
 console.log(table);
+await positions.close();
 // They stay up like after `infra up`: the next bench or test run reuses them warm.
 say(
   "the native servers are still running: `deno task infra down` stops them, `infra reset` also deletes what the bench wrote",

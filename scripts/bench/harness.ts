@@ -7,7 +7,7 @@
  * @module
  */
 import kafkajs from "../../lib/connectors/kafka/kafkajs.ts";
-import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
+import { PositionsReader } from "../../lib/connectors/kafka/mod.ts";
 import { parseCommandLine } from "../../lib/runtime/cli.ts";
 import { loadComposeEnv } from "../../tests/support/env_file.ts";
 import { type Stopped, stoppedLine, taskArgs } from "../../tests/support/workers.ts";
@@ -45,6 +45,9 @@ export const pgPassword = () =>
 export const pgUrl =
   `postgres://${env.POSTGRES_USER}@127.0.0.1:${env.POSTGRES_PORT}/${env.POSTGRES_DB}`;
 export const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
+// Progress is polled every 100 ms while a worker is measured: over one admin connection, so the
+// broker does not build the metadata of every topic for each poll beside the worker.
+export const positions = new PositionsReader(kafka);
 
 const id = Date.now().toString(36);
 let seq = 0;
@@ -143,7 +146,7 @@ export async function worker(
 /** Records the group has committed on `topic`, over all its partitions. */
 export async function committedOf(group: string, topic: string): Promise<number> {
   let committed = 0n;
-  for (const p of (await partitionPositions(kafka, topic, group)).values()) {
+  for (const p of (await positions.read(topic, group)).values()) {
     if (p.committed > 0n) committed += p.committed;
   }
   return Number(committed);
@@ -152,7 +155,7 @@ export async function committedOf(group: string, topic: string): Promise<number>
 /** Records the group has not committed yet on `topic`. */
 export async function lagOf(group: string, topic: string): Promise<number> {
   let lag = 0n;
-  for (const { high, committed } of (await partitionPositions(kafka, topic, group)).values()) {
+  for (const { high, committed } of (await positions.read(topic, group)).values()) {
     lag += high - (committed < 0n ? 0n : committed);
   }
   return Number(lag);

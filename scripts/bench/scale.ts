@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { partitionPositions } from "../../lib/connectors/kafka/mod.ts";
 import { taskArgs, waitReady } from "../../tests/support/workers.ts";
 import {
   committedOf,
@@ -17,9 +16,9 @@ import {
   type Figures,
   fresh,
   freshPipeline,
-  kafka,
   lagOf,
   nextPort,
+  positions,
   psql,
   repeat,
   root,
@@ -41,8 +40,8 @@ export async function scaleOut(): Promise<Figures> {
     TICKS_TOPIC: topic,
     KAFKA_PRODUCER: settings.producer,
   });
-  const positions = await partitionPositions(kafka, topic, fresh("group"));
-  const biggest = Math.max(...[...positions.values()].map((p) => Number(p.high))) / ticks;
+  const highs = await positions.read(topic, fresh("group"));
+  const biggest = Math.max(...[...highs.values()].map((p) => Number(p.high))) / ticks;
 
   const cpu: Record<number, number[]> = { 1: [], 2: [] };
   // The same over the window the rate is read in (10% to 90% committed): each replica's start-up

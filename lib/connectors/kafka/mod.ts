@@ -23,7 +23,14 @@ export {
   topicOption,
   topicPartitions,
 } from "./connection.ts";
-export { ensureTopics, partitionCount, partitionPositions, type TopicSpec } from "./admin.ts";
+export {
+  ensureTopics,
+  partitionCount,
+  partitionPositions,
+  type Positions,
+  PositionsReader,
+  type TopicSpec,
+} from "./admin.ts";
 export { readToEnd } from "./reader.ts";
 export { openProducer } from "./producer.ts";
 export {

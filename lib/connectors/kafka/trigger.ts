@@ -17,7 +17,7 @@
  */
 import { int, type OptionSpec, str } from "../../runtime/config.ts";
 import type { StreamTrigger } from "../../runtime/stream.ts";
-import { ensureTopics, partitionPositions } from "./admin.ts";
+import { ensureTopics, PositionsReader } from "./admin.ts";
 import { kafkaChangelog } from "./changelog.ts";
 import {
   finalOrRetriable,
@@ -111,6 +111,8 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         ? (await import("./platformatic_consumer.ts")).consumePlatformatic
         : undefined;
       const kafkajs = platformatic ? undefined : (await import("./consumer.ts")).consumeKafkajs;
+      // A drain reads the group's positions every second.
+      const positions = new PositionsReader(kafka);
       return {
         input: name,
         group,
@@ -118,7 +120,7 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         // The input exists with leaders before the group subscribes: a consumer that meets a
         // leaderless partition at start is what made a fresh `up` fail.
         prepare: () => ensureTopics(kafka, [{ topic: name, partitions: o.topicPartitions }]),
-        positions: () => partitionPositions(kafka, name, group),
+        positions: () => positions.read(name, group),
         async consume(onBatch, onCommitted, onAssigned) {
           const settings = {
             topic: name,
@@ -139,7 +141,10 @@ export function kafkaTopic(topic: OptionSpec<string>, settings: KafkaTopicSettin
         },
         deadLetter: (records) => producer.send(o.dlqTopic, records),
         changelog: (changelog) => kafkaChangelog(kafka, producer, changelog),
-        close: () => producer.close(),
+        async close() {
+          await positions.close();
+          await producer.close();
+        },
       };
     },
   };
