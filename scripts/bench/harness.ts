@@ -7,13 +7,11 @@
  * @module
  */
 import kafkajs from "../../lib/connectors/kafka/kafkajs.ts";
-import { PositionsReader } from "../../lib/connectors/kafka/mod.ts";
+import { PositionsReader, uncommitted } from "../../lib/connectors/kafka/mod.ts";
 import { parseCommandLine } from "../../lib/runtime/cli.ts";
 import { loadComposeEnv } from "../../tests/support/env_file.ts";
 import { type Stopped, stoppedLine, taskArgs } from "../../tests/support/workers.ts";
 import { cpuOf, type SteadyWindow } from "./steady.ts";
-
-export { cpuOf };
 
 export const root = new URL("../../", import.meta.url).pathname;
 export const env = loadComposeEnv(new URL("../../", import.meta.url));
@@ -154,11 +152,7 @@ export async function committedOf(group: string, topic: string): Promise<number>
 
 /** Records the group has not committed yet on `topic`. */
 export async function lagOf(group: string, topic: string): Promise<number> {
-  let lag = 0n;
-  for (const { high, committed } of (await positions.read(topic, group)).values()) {
-    lag += high - (committed < 0n ? 0n : committed);
-  }
-  return Number(lag);
+  return uncommitted(await positions.read(topic, group));
 }
 
 export async function createTopic(topic: string, partitions = 6) {

@@ -10,7 +10,6 @@
 import { taskArgs, waitReady } from "../../tests/support/workers.ts";
 import {
   committedOf,
-  cpuOf,
   createTopic,
   deno,
   type Figures,
@@ -28,7 +27,7 @@ import {
   synthetic,
   worker,
 } from "./harness.ts";
-import { SteadyWindow } from "./steady.ts";
+import { cpuOf, SteadyWindow } from "./steady.ts";
 
 /** Replicas ×1 and ×2: steady ticks/s and CPU a tick (all replicas' CPU over all ticks). */
 export async function scaleOut(): Promise<Figures> {

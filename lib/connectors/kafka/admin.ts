@@ -148,6 +148,15 @@ export class PositionsReader {
   }
 }
 
+/** Records a group has not committed yet, over every partition. */
+export function uncommitted(positions: Positions): number {
+  let lag = 0n;
+  for (const { high, committed } of positions.values()) {
+    lag += high - (committed < 0n ? 0n : committed);
+  }
+  return Number(lag);
+}
+
 async function connected(admin: Admin): Promise<Admin> {
   await admin.connect();
   return admin;

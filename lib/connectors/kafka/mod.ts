@@ -30,6 +30,7 @@ export {
   type Positions,
   PositionsReader,
   type TopicSpec,
+  uncommitted,
 } from "./admin.ts";
 export { readToEnd } from "./reader.ts";
 export { openProducer } from "./producer.ts";
