@@ -97,3 +97,51 @@ Deno.test("the sink makes its index when it starts, from the template, and write
     await p.cleanup();
   }
 });
+
+Deno.test("values are not indexed as points but still filter and aggregate (through their doc values)", async () => {
+  await requireServer("elasticsearch");
+  const p = await pipelineEnv();
+  const es = elasticsearch();
+  try {
+    const bars = dailyBars(120);
+    await produce(p.topics.bars, bars.map(encodeBar));
+    await drain("sink", p, groups("values").sink);
+    await es.indices.refresh({ index: p.index });
+
+    const { properties } = (await es.indices.getMapping({ index: p.index }))[p.index].mappings;
+    // deno-lint-ignore no-explicit-any
+    const indexed = (field: string) => (properties as any)[field].index !== false;
+    assert.deepEqual(
+      ["symbol", "interval", "period_start", "close", "rsi"].map(indexed),
+      [true, true, true, false, false],
+    );
+
+    const overbought = bars.filter((b) => b.rsi !== null && b.rsi > 60);
+    assert.ok(overbought.length > 0 && overbought.length < bars.length);
+    const result = await es.search({
+      index: p.index,
+      size: 0,
+      track_total_hits: true,
+      query: { bool: { filter: [{ range: { rsi: { gt: 60 } } }] } },
+      aggs: { top: { max: { field: "volume" } }, low: { min: { field: "close" } } },
+    });
+    assert.deepEqual(
+      {
+        // deno-lint-ignore no-explicit-any
+        hits: (result.hits.total as any).value,
+        // deno-lint-ignore no-explicit-any
+        top: (result.aggregations as any).top.value,
+        // deno-lint-ignore no-explicit-any
+        low: (result.aggregations as any).low.value,
+      },
+      {
+        hits: overbought.length,
+        top: Math.max(...overbought.map((b) => b.volume)),
+        low: Math.min(...overbought.map((b) => b.close)),
+      },
+    );
+  } finally {
+    await es.close();
+    await p.cleanup();
+  }
+});
