@@ -77,7 +77,14 @@ type Goal = [name: string, value: number, op: "≥" | "≤", target: number];
 const goals: Goal[] = [
   ["sink µs CPU a bar version", m("cpuSinkSteady"), "≤", 15],
   ["sink µs CPU a bar version, whole drain", m("cpuSink"), "≤", 15],
-  ["sink bars/s / raw bulk docs/s", m("sink") / m("elasticsearchBulk"), "≥", 0.5],
+  // Against the most Elasticsearch indexes here: requests in flight at once, as the sink sends.
+  ["sink bars/s / raw bulk docs/s", m("sink") / m("elasticsearchBulkConcurrent"), "≥", 0.5],
+  [
+    "sink bars/s / raw bulk docs/s, one request at a time",
+    m("sink") / m("elasticsearchBulk"),
+    "≥",
+    0.5,
+  ],
   ["transform µs CPU a tick", m("cpuTransformSteady"), "≤", 4],
   ["transform µs CPU a tick, whole drain", m("cpuTransform"), "≤", 4],
   ["ingest CPU a record / Java producer's", m("cpuIngest") / m("kafkaJavaProduceCpu"), "≤", 2],
