@@ -150,11 +150,8 @@ export async function sp500Replay(): Promise<Figures> {
   const sp500Replay = await repeat("S&P 500 replay", "s (ingest+transform+sink)", async () => {
     const e = await freshPipeline();
     const ing = await worker("ingest", [], e);
-    const trWindow = new SteadyWindow(() => committedOf(e.CONSUMER_GROUP, e.TICKS_TOPIC));
-    const tr = await worker("transform", ["--once"], e, trWindow);
-    const sinkGroup = fresh("group");
-    const skWindow = new SteadyWindow(() => committedOf(sinkGroup, e.BARS_TOPIC));
-    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: sinkGroup }, skWindow);
+    const tr = await worker("transform", ["--once"], e);
+    const sk = await worker("sink", ["--once"], { ...e, CONSUMER_GROUP: fresh("group") });
     const stored = await storedBars(e.POSTGRES_URL);
     if (stored !== 6408) throw new Error(`S&P 500 replay stored ${stored} bars, expected 6408`);
     return ing.seconds + tr.seconds + sk.seconds;
