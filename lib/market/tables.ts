@@ -95,7 +95,7 @@ export type Cell = string | number | null;
  * time, which are indexed; their values are returned, charted and aggregated, so they keep doc
  * values but are not indexed as points. A filter on a value (`rsi > 70`) still works, read from
  * the doc values (Elasticsearch ≥ 8.1), more slowly on a large index; in return every document
- * costs Elasticsearch 12–15% less CPU to index (`bench/history.md`, 2026-12-07 22:30).
+ * costs Elasticsearch 12–15% less CPU to index (`bench/history.md`, the run of 2026-12-07 22:10).
  */
 export function barIndexTemplate(indexPattern: string) {
   const double = { type: "double", index: false };

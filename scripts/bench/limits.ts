@@ -1,7 +1,8 @@
 /**
  * Limits of the servers on this machine, with records of the pipeline's shapes: Kafka's own Java
  * producer and consumer (records/s and the producer's CPU a record), PostgreSQL COPY of bar rows,
- * and Elasticsearch `_bulk` of bar documents at the best batch size, one request and several at once.
+ * and Elasticsearch `_bulk` of bar documents at the best batch size, one request at a time and
+ * several at once.
  *
  * @module
  */

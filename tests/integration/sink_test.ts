@@ -125,14 +125,12 @@ Deno.test("values are not indexed as points but still filter and aggregate (thro
       query: { bool: { filter: [{ range: { rsi: { gt: 60 } } }] } },
       aggs: { top: { max: { field: "volume" } }, low: { min: { field: "close" } } },
     });
+    const aggregations = result.aggregations as Record<"top" | "low", { value: number }>;
     assert.deepEqual(
       {
-        // deno-lint-ignore no-explicit-any
-        hits: (result.hits.total as any).value,
-        // deno-lint-ignore no-explicit-any
-        top: (result.aggregations as any).top.value,
-        // deno-lint-ignore no-explicit-any
-        low: (result.aggregations as any).low.value,
+        hits: (result.hits.total as { value: number }).value,
+        top: aggregations.top.value,
+        low: aggregations.low.value,
       },
       {
         hits: overbought.length,

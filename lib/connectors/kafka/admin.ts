@@ -108,21 +108,6 @@ export async function partitionCount(kafka: Kafka, topic: string): Promise<numbe
 /** A partition's high-water mark now and a group's committed offset (-1 if none). */
 export type Positions = Map<number, { high: bigint; committed: bigint }>;
 
-/** Per partition of `topic`: the high-water mark now and `group`'s committed offset. */
-export async function partitionPositions(
-  kafka: Kafka,
-  topic: string,
-  group: string,
-): Promise<Positions> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await positionsOf(admin, topic, group);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /**
  * Positions read again and again (a drain's poll, a tool's progress) over one admin connection
  * kept until `close()`: connecting fetches the metadata of every topic in the cluster, which a

@@ -26,7 +26,6 @@ export {
 export {
   ensureTopics,
   partitionCount,
-  partitionPositions,
   type Positions,
   PositionsReader,
   type TopicSpec,
